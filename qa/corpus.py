@@ -1,0 +1,257 @@
+"""corpus/ -> Documents: file discovery, decoding, reviewed corrections, garble report.
+
+A bad file never stops the others: it is skipped with a reason in both languages.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from qa.errors import QAError
+from qa.normalize import CJK, TONE_VOWELS, Correction, clean
+from qa.types import Document
+
+CORRECTIONS_FILE = "corrections.tsv"
+TEXT_SUFFIXES = {".txt", ".md", ".text"}
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A corpus file that was not indexed, and why."""
+
+    path: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Suspicious:
+    """A span that looks garbled, located in the raw file (1-based line and column)."""
+
+    doc: str
+    line: int
+    column: int
+    text: str
+    kind: str
+    corrected: bool = False
+
+
+# ---------------------------------------------------------------- files and decoding
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Text files under the corpus folder, sorted, without the corrections list or READMEs."""
+    if not corpus_dir.is_dir():
+        raise QAError(f"找不到语料目录：{corpus_dir}", f"Corpus folder not found: {corpus_dir}")
+    return sorted(
+        p
+        for p in corpus_dir.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in TEXT_SUFFIXES
+        and p.name != CORRECTIONS_FILE
+        and not p.name.lower().startswith("readme")
+        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
+    )
+
+
+def decode_bytes(data: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM) first, then a detected Chinese legacy encoding.
+
+    Binary data is refused rather than indexed as noise.
+    """
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise QAError(
+            f"{name}：看起来是二进制文件（含 NUL 字节），已跳过。", f"{name}: looks binary (NUL bytes); skipped."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    for enc in ("utf-16",) if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ():
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=["gb18030", "big5", "big5hkscs", "utf_16"]).best()
+    if best is None or best.encoding is None:
+        raise QAError(f"{name}：无法识别文本编码，已跳过。", f"{name}: unknown text encoding; skipped.")
+    text = str(best)
+    if re.search(f"[{CJK}]", text) is None and best.encoding not in ("ascii", "utf_8"):
+        raise QAError(
+            f"{name}：按 {best.encoding} 解码后不是中文文本，已跳过。",
+            f"{name}: decoded as {best.encoding} but is not Chinese text; skipped.",
+        )
+    return text
+
+
+def read_text(path: Path) -> str:
+    """Read and decode one corpus file, with clear bilingual errors."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise QAError(
+                f"{path.name}：文件过大（{size // 1_000_000} MB，上限 {MAX_FILE_BYTES // 1_000_000} MB），已跳过。",
+                f"{path.name}: file too large ({size // 1_000_000} MB, "
+                f"limit {MAX_FILE_BYTES // 1_000_000} MB); skipped.",
+            )
+        data = path.read_bytes()
+    except FileNotFoundError as e:
+        raise QAError(f"{path.name}：文件在读取时消失了。", f"{path.name}: file disappeared while reading.") from e
+    except OSError as e:
+        raise QAError(f"{path.name}：无法读取（{e.strerror}）。", f"{path.name}: cannot read ({e.strerror}).") from e
+    if not data.strip():
+        raise QAError(f"{path.name}：文件为空，已跳过。", f"{path.name}: file is empty; skipped.")
+    return decode_bytes(data, path.name)
+
+
+def load_corrections(corpus_dir: Path) -> list[Correction]:
+    """Reviewed fixes from ``corrections.tsv``: wrong<TAB>right<TAB>reason, # comments."""
+    path = corpus_dir / CORRECTIONS_FILE
+    if not path.is_file():
+        return []
+    out: list[Correction] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) < 2 or not parts[0]:
+            raise QAError(
+                f"{path}:{n}：格式应为 错误文本<TAB>正确文本<TAB>原因",
+                f"{path}:{n}: expected wrong<TAB>right<TAB>reason",
+            )
+        out.append(Correction(parts[0], parts[1], parts[2] if len(parts) > 2 else ""))
+    return out
+
+
+# ---------------------------------------------------------------- documents
+def line_starts(raw: str) -> tuple[int, ...]:
+    """Raw index where each line begins (line 1 starts at 0)."""
+    return (0, *(m.end() for m in re.finditer("\n", raw)))
+
+
+def make_document(doc_id: str, raw: str, corrections: Iterable[Correction] = ()) -> Document:
+    """Clean raw text into a Document that remembers its raw offsets and lines."""
+    cleaned = clean(raw, corrections)
+    return Document(
+        doc_id=doc_id,
+        raw=raw,
+        text=cleaned.text,
+        simplified=cleaned.simplified,
+        raw_offsets=cleaned.raw_offsets,
+        line_starts=line_starts(raw),
+    )
+
+
+def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
+    """Every readable document in the folder, plus the files skipped and why."""
+    corrections = load_corrections(corpus_dir)
+    docs: list[Document] = []
+    skipped: list[Skipped] = []
+    for path in corpus_files(corpus_dir):
+        rel = path.relative_to(corpus_dir).as_posix()
+        try:
+            raw = read_text(path)
+        except QAError as e:
+            skipped.append(Skipped(rel, e.zh, e.en))
+            continue
+        doc = make_document(rel, raw, corrections)
+        if not doc.text.strip():
+            skipped.append(Skipped(rel, f"{rel}：清洗后没有文本，已跳过。", f"{rel}: no text after cleaning; skipped."))
+            continue
+        docs.append(doc)
+    return docs, skipped
+
+
+# ---------------------------------------------------------------- garble detection
+_SUSPICIOUS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("replacement-character", re.compile("\ufffd+")),
+    # A half-width ? glued to Chinese text on both sides, or followed by ; ! or letters.
+    ("question-mark-in-chinese", re.compile(f"(?<=[{CJK})])\\?+(?=[{CJK};!A-Za-z])")),
+    # A pinyin annotation whose opening bracket was eaten: ...?yīng)
+    ("orphan-pinyin", re.compile(f"(?<![(（a-zü{TONE_VOWELS}])[a-zü]*[{TONE_VOWELS}][a-zü]*[)）]")),
+    # One Latin letter squeezed between Chinese characters: 鼻迦A大
+    ("stray-latin-letter", re.compile(f"(?<=[{CJK}])[A-Za-z](?=[{CJK}])")),
+)
+
+
+@lru_cache(maxsize=1)
+def _char_frequencies() -> dict[str, int]:
+    """Character frequencies summed from jieba's dictionary (simplified script)."""
+    import jieba
+
+    freq: dict[str, int] = {}
+    path = Path(jieba.__file__).with_name("dict.txt")
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            for ch in parts[0]:
+                freq[ch] = freq.get(ch, 0) + int(parts[1])
+    return freq
+
+
+def _rare_runs(raw: str, threshold: int = 400, min_len: int = 2) -> list[tuple[int, str]]:
+    """Runs of Chinese characters that are each rare in everyday text (mojibake)."""
+    from qa.normalize import to_simplified
+
+    freq = _char_frequencies()
+    simple = to_simplified(raw)
+    runs: list[tuple[int, str]] = []
+    start = None
+    for i, ch in enumerate(simple + " "):
+        rare = re.match(f"[{CJK}]", ch) is not None and freq.get(ch, 0) < threshold
+        if rare and start is None:
+            start = i
+        elif not rare and start is not None:
+            if i - start >= min_len:
+                runs.append((start, raw[start:i]))
+            start = None
+    return runs
+
+
+def find_suspicious(doc_id: str, raw: str, corrections: Iterable[Correction] = ()) -> list[Suspicious]:
+    """Spans of the raw text that look garbled, each with its raw line and column.
+
+    A span inside the ``wrong`` side of a reviewed correction is marked ``corrected``.
+    """
+    starts = line_starts(raw)
+    fixed = [(m.start(), m.end()) for c in corrections for m in re.finditer(re.escape(c.wrong), raw)]
+    found: list[tuple[int, str, str]] = []
+    for kind, pattern in _SUSPICIOUS_PATTERNS:
+        found.extend((m.start(), m.group(), kind) for m in pattern.finditer(raw))
+    found.extend((pos, text, "rare-character-run") for pos, text in _rare_runs(raw))
+    merged: list[tuple[int, int, set[str]]] = []  # nearby findings form one span
+    for pos, text, kind in sorted(found):
+        end = pos + len(text)
+        if merged and pos <= merged[-1][1] + 3 and "\n" not in raw[merged[-1][1] : pos]:
+            s, e, kinds = merged[-1]
+            merged[-1] = (s, max(e, end), kinds | {kind})
+        else:
+            merged.append((pos, end, {kind}))
+    out = []
+    for s, e, kinds in merged:
+        line = bisect.bisect_right(starts, s)
+        corrected = any(fs <= s < fe for fs, fe in fixed)
+        out.append(Suspicious(doc_id, line, s - starts[line - 1] + 1, raw[s:e], "+".join(sorted(kinds)), corrected))
+    return out
+
+
+def check_corpus(corpus_dir: Path) -> tuple[list[Suspicious], list[Skipped]]:
+    """The report behind ``qa corpus check``: suspicious spans and unreadable files."""
+    corrections = load_corrections(corpus_dir)
+    report: list[Suspicious] = []
+    skipped: list[Skipped] = []
+    for path in corpus_files(corpus_dir):
+        rel = path.relative_to(corpus_dir).as_posix()
+        try:
+            raw = read_text(path)
+        except QAError as e:
+            skipped.append(Skipped(rel, e.zh, e.en))
+            continue
+        report.extend(find_suspicious(rel, raw, corrections))
+    return report, skipped

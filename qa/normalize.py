@@ -1,0 +1,249 @@
+"""The one text normaliser: raw text -> clean text, with a map back to raw offsets.
+
+Every cleaning step is general code (pinyin annotations, hard line breaks, punctuation
+width, script) and keeps, for each output character, the index of the raw character it
+came from, so any cleaned span can be cited by its raw line numbers.  Known garbled spans
+are fixed only from a reviewed corrections list, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RE = re.compile(f"[{CJK}]")
+TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+_SYLLABLE = f"[a-zü]*[{TONE_VOWELS}][a-zü]*"
+# A tone-marked pinyin annotation right after a Chinese character: 務(wù), 強（qiáng）.
+PINYIN_ANNOTATION = re.compile(f"(?<=[{CJK}])[(（]{_SYLLABLE}(?:[ '’]{_SYLLABLE})*[)）]", re.IGNORECASE)
+SENTENCE_END = "。！？!?；;…"
+CLOSERS = "”’」』）)】》\"'"
+PUNCT_WIDTH = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
+_HALF_PUNCT_RE = re.compile(r"[,;:?!]")
+_SPACE_RE = re.compile(r"[ \t\u3000\u00a0]+")
+_PUNCT_OR_SPACE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A reviewed fix for a garbled span: replace ``wrong`` with ``right``."""
+
+    wrong: str
+    right: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """Clean text in its own script and in simplified, plus raw offsets per character."""
+
+    text: str
+    simplified: str
+    raw_offsets: tuple[int, ...]  # len(text) + 1 entries; the last marks the end
+
+
+# ---------------------------------------------------------------- offset-keeping edits
+def _rewrite(
+    text: str,
+    offsets: list[int],
+    pattern: re.Pattern[str],
+    repl: Callable[[re.Match[str]], str],
+) -> tuple[str, list[int]]:
+    """``re.sub`` that also rewrites the per-character raw offsets.
+
+    A replacement of equal length keeps offsets one to one; otherwise every new
+    character points into the matched raw span (its start, stepping while it can).
+    """
+    out: list[str] = []
+    new_offsets: list[int] = []
+    pos = 0
+    for m in pattern.finditer(text):
+        s, e = m.span()
+        out.append(text[pos:s])
+        new_offsets.extend(offsets[pos:s])
+        rep = repl(m)
+        out.append(rep)
+        if len(rep) == e - s:
+            new_offsets.extend(offsets[s:e])
+        else:
+            span = max(e - s, 1)
+            new_offsets.extend(offsets[min(s + min(i, span - 1), len(offsets) - 1)] for i in range(len(rep)))
+        pos = e
+    out.append(text[pos:])
+    new_offsets.extend(offsets[pos:])
+    return "".join(out), new_offsets
+
+
+def _is_cjk(ch: str) -> bool:
+    return bool(ch) and _CJK_RE.match(ch) is not None
+
+
+# ---------------------------------------------------------------- the cleaning steps
+def apply_corrections(text: str, offsets: list[int], corrections: Iterable[Correction]) -> tuple[str, list[int]]:
+    """Apply reviewed literal fixes (from ``corpus/corrections.tsv``)."""
+    for c in corrections:
+        if c.wrong and c.wrong in text:
+            text, offsets = _rewrite(text, offsets, re.compile(re.escape(c.wrong)), lambda _m, r=c.right: r)
+    return text, offsets
+
+
+def strip_pinyin(text: str, offsets: list[int]) -> tuple[str, list[int]]:
+    """Drop tone-marked pinyin annotations; genuine parentheticals such as (ESG) stay."""
+    return _rewrite(text, offsets, PINYIN_ANNOTATION, lambda _m: "")
+
+
+def _join_lines(text: str, offsets: list[int]) -> tuple[str, list[int]]:
+    """Rejoin hard-wrapped lines; keep a newline only where a sentence or paragraph ends.
+
+    Lines are trimmed first.  A break after a sentence end (or a closing quote after
+    one) or around an empty line is a paragraph break; any other break is removed,
+    or becomes a space between two Latin words.
+    """
+    lines: list[tuple[str, list[int]]] = []
+    start = 0
+    for i in range(len(text) + 1):
+        if i == len(text) or text[i] == "\n":
+            line, offs = text[start:i], offsets[start:i]
+            lead = len(line) - len(line.lstrip(" \t\u3000\u00a0"))
+            trail = len(line.rstrip(" \t\u3000\u00a0"))
+            lines.append((line[lead:trail], offs[lead:trail]))
+            if i < len(text):
+                lines.append(("\n", [offsets[i]]))
+            start = i + 1
+    out: list[str] = []
+    out_offsets: list[int] = []
+    prev_line = ""
+    pending_break: int | None = None  # raw offset of a newline not yet decided
+    blank_seen = False
+    for line, offs in lines:
+        if line == "\n":
+            if pending_break is None:
+                pending_break = offs[0]
+            else:
+                blank_seen = True
+            continue
+        if not line:
+            continue
+        if out:
+            tail = prev_line.rstrip(CLOSERS) or prev_line
+            ends_sentence = tail[-1] in SENTENCE_END or blank_seen
+            if ends_sentence:
+                out.append("\n")
+                out_offsets.append(pending_break if pending_break is not None else offs[0])
+            elif prev_line[-1].isascii() and prev_line[-1].isalnum() and line[0].isascii() and line[0].isalnum():
+                out.append(" ")
+                out_offsets.append(pending_break if pending_break is not None else offs[0])
+        out.append(line)
+        out_offsets.extend(offs)
+        prev_line = line
+        pending_break = None
+        blank_seen = False
+    return "".join(out), out_offsets
+
+
+def _normalise_width(text: str, offsets: list[int]) -> tuple[str, list[int]]:
+    """Full-width letters/digits to ASCII; half-width , ; : ? ! to full width beside Chinese.
+
+    Punctuation next to any non-ASCII character is Chinese punctuation; between two
+    ASCII characters (English, 1,000) it stays half-width.  Length never changes.
+    """
+    chars = list(text)
+    for i, ch in enumerate(chars):
+        if "\uff01" <= ch <= "\uff5e" and unicodedata.normalize("NFKC", ch).isalnum():
+            chars[i] = unicodedata.normalize("NFKC", ch)
+    for m in _HALF_PUNCT_RE.finditer(text):
+        i = m.start()
+        before = text[i - 1] if i > 0 else ""
+        after = text[i + 1] if i + 1 < len(text) else ""
+        if before.isdigit() and after.isdigit():
+            continue
+        if (before and not before.isascii()) or (after and not after.isascii()):
+            chars[i] = PUNCT_WIDTH[m.group()]
+    return "".join(chars), offsets
+
+
+def _squeeze_spaces(text: str, offsets: list[int]) -> tuple[str, list[int]]:
+    """Collapse runs of spaces; drop spaces that sit next to Chinese characters."""
+
+    def repl(m: re.Match[str]) -> str:
+        s, e = m.span()
+        before = m.string[s - 1] if s > 0 else ""
+        after = m.string[e] if e < len(m.string) else ""
+        if not before or not after or _is_cjk(before) or _is_cjk(after) or not before.isascii():
+            return ""
+        return " "
+
+    return _rewrite(text, offsets, _SPACE_RE, repl)
+
+
+# ---------------------------------------------------------------- script conversion
+@lru_cache(maxsize=2)
+def _opencc(config: str):  # type: ignore[no-untyped-def]
+    import opencc
+
+    return opencc.OpenCC(config)
+
+
+def _convert_same_length(text: str, config: str) -> str:
+    """OpenCC conversion that never changes length, so offsets stay valid.
+
+    Phrase-level conversion is tried per clause; a clause whose length would change
+    falls back to character-by-character conversion.
+    """
+    cc = _opencc(config)
+    whole = cc.convert(text)
+    if len(whole) == len(text):
+        return whole
+    parts = re.split(r"([，。！？；、\n])", text)
+    out = []
+    for p in parts:
+        c = cc.convert(p)
+        out.append(c if len(c) == len(p) else "".join(cc.convert(ch) if len(cc.convert(ch)) == 1 else ch for ch in p))
+    return "".join(out)
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> simplified, same length (OpenCC t2s)."""
+    return _convert_same_length(text, "t2s")
+
+
+def to_traditional(text: str) -> str:
+    """Simplified -> traditional, same length (OpenCC s2t)."""
+    return _convert_same_length(text, "s2t")
+
+
+def is_traditional(text: str) -> bool:
+    """True when the text has characters that simplified conversion changes."""
+    return to_simplified(text) != text
+
+
+# ---------------------------------------------------------------- entry points
+def clean(raw: str, corrections: Iterable[Correction] = ()) -> Cleaned:
+    """Clean raw document text; see the module docstring for the steps."""
+    offsets = list(range(len(raw)))
+    text = raw
+    text, offsets = _rewrite(text, offsets, re.compile("\ufeff|\r(?=\n)"), lambda _m: "")
+    text, offsets = _rewrite(text, offsets, re.compile("\r"), lambda _m: "\n")
+    text, offsets = _rewrite(text, offsets, re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"), lambda _m: "")
+    text, offsets = apply_corrections(text, offsets, corrections)
+    text, offsets = strip_pinyin(text, offsets)
+    text, offsets = _join_lines(text, offsets)
+    text, offsets = _squeeze_spaces(text, offsets)
+    text, offsets = _normalise_width(text, offsets)
+    offsets.append(len(raw))
+    return Cleaned(text=text, simplified=to_simplified(text), raw_offsets=tuple(offsets))
+
+
+def clean_query(text: str) -> str:
+    """The same cleaning for a question, in simplified script, without offsets."""
+    return clean(text).simplified
+
+
+def match_key(text: str) -> str:
+    """Comparison form for answers and evidence: simplified, no whitespace, no punctuation."""
+    width = unicodedata.normalize("NFKC", text)
+    return _PUNCT_OR_SPACE.sub("", to_simplified(width)).lower()

@@ -1,0 +1,201 @@
+"""The one API the CLI, the UI and the eval runner call: ``Pipeline.open(...).ask(q)``.
+
+Opening loads the model and the index once; a missing or stale index is rebuilt
+(incrementally: only changed chunk texts are embedded again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.answer import compose
+from qa.chunking import ChunkingConfig, chunk_documents
+from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
+from qa.errors import QAError
+from qa.index import FORMAT_VERSION, HybridIndex, IndexSettings, faiss_factory_for, read_manifest
+from qa.retrieve import FusionConfig, Retriever
+from qa.types import MODES, Answer, Hit, Mode
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MAX_QUESTION_CHARS = 500
+MAX_TOP_K = 50
+
+
+def default_corpus_dir() -> Path:
+    env = os.environ.get("QA_CORPUS_DIR")
+    if env:
+        return Path(env)
+    return Path("corpus") if Path("corpus").is_dir() else PROJECT_ROOT / "corpus"
+
+
+def default_index_dir() -> Path:
+    env = os.environ.get("QA_INDEX_DIR")
+    if env:
+        return Path(env)
+    return Path("index") if Path("corpus").is_dir() else PROJECT_ROOT / "index"
+
+
+def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
+    """sha256 of every corpus file and of the corrections list: the index's freshness key."""
+    out = {}
+    paths = corpus_files(corpus_dir)
+    if (corpus_dir / CORRECTIONS_FILE).is_file():
+        paths.append(corpus_dir / CORRECTIONS_FILE)
+    for p in paths:
+        try:
+            out[p.relative_to(corpus_dir).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+        except OSError:
+            continue  # vanished or unreadable: load_corpus reports it
+    return out
+
+
+@dataclass
+class BuildReport:
+    """What an index build did, for the CLI summary."""
+
+    rebuilt: bool
+    reasons: list[str] = field(default_factory=list)
+    n_docs: int = 0
+    n_chunks: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def stale_reasons(index_dir: Path, expected: dict[str, object]) -> list[str]:
+    """Which settings differ from the stored manifest (['missing'] if there is none)."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        return ["missing"]
+    return [k for k, v in expected.items() if manifest.get(k) != v]
+
+
+def ensure_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    encoder,  # qa.model.Encoder  # type: ignore[no-untyped-def]
+    chunking: ChunkingConfig = ChunkingConfig(),
+    force: bool = False,
+    progress: bool = True,
+) -> tuple[HybridIndex, BuildReport]:
+    """Load the index, or (re)build it when missing, stale, corrupted or forced."""
+    hashes = corpus_hashes(corpus_dir)
+    expected = {
+        "format_version": FORMAT_VERSION,
+        "model_id": encoder.model_id,
+        "model_fingerprint": encoder.fingerprint,
+        "chunking": chunking.to_json(),
+        "corpus": hashes,
+    }
+    reasons = ["forced"] if force else stale_reasons(index_dir, expected)
+    previous: HybridIndex | None = None
+    if not reasons:
+        try:
+            return HybridIndex.load(index_dir), BuildReport(rebuilt=False)
+        except QAError as e:
+            reasons = [f"unreadable: {e.en}"]
+    if read_manifest(index_dir) is not None:
+        try:
+            previous = HybridIndex.load(index_dir)
+        except QAError:
+            previous = None
+    t0 = time.perf_counter()
+    docs, skipped = load_corpus(corpus_dir)
+    chunks = chunk_documents(docs, chunking)
+    index = HybridIndex.build(chunks, encoder, chunking, corpus_hashes=hashes, previous=previous, progress=progress)
+    index.save(index_dir)
+    report = BuildReport(
+        rebuilt=True,
+        reasons=reasons,
+        n_docs=len(docs),
+        n_chunks=len(chunks),
+        reused=index.reused,
+        seconds=time.perf_counter() - t0,
+        skipped=skipped,
+    )
+    return index, report
+
+
+def check_question(question: str) -> tuple[str, str]:
+    """Validate a question; returns (question to use, notice for the user)."""
+    if not isinstance(question, str) or not question.strip():
+        raise QAError("问题为空，请输入一个问题。", "The question is empty; please type a question.")
+    q = "".join(ch for ch in question if ch in "\n\t" or ch.isprintable()).strip()
+    if not any(ch.isalnum() for ch in q):
+        raise QAError(
+            "问题里没有文字，只有标点或符号，请换个问法。",
+            "The question has no words, only punctuation or symbols; please rephrase.",
+        )
+    if len(q) > MAX_QUESTION_CHARS:
+        return q[:MAX_QUESTION_CHARS], (
+            f"问题过长（{len(q)} 字），只用了前 {MAX_QUESTION_CHARS} 字。"
+            f" / The question was too long ({len(q)} characters); only the first {MAX_QUESTION_CHARS} were used."
+        )
+    return q, ""
+
+
+class Pipeline:
+    """Model + index + retriever, loaded once; ``ask`` answers one question."""
+
+    def __init__(self, index: HybridIndex, encoder, fusion: FusionConfig = FusionConfig()) -> None:  # type: ignore[no-untyped-def]
+        self.index = index
+        self.encoder = encoder
+        self.retriever = Retriever(index, lambda q: encoder.encode_queries([q])[0], fusion)
+        self.build_report: BuildReport | None = None
+
+    @classmethod
+    def open(
+        cls,
+        corpus_dir: Path | None = None,
+        index_dir: Path | None = None,
+        model: str | None = None,
+        chunking: ChunkingConfig = ChunkingConfig(),
+        fusion: FusionConfig = FusionConfig(),
+        force_rebuild: bool = False,
+        progress: bool = True,
+    ) -> Pipeline:
+        from qa.model import Encoder
+
+        encoder = Encoder(model, progress=progress)
+        index, report = ensure_index(
+            corpus_dir or default_corpus_dir(),
+            index_dir or default_index_dir(),
+            encoder,
+            chunking,
+            force=force_rebuild,
+            progress=progress,
+        )
+        pipe = cls(index, encoder, fusion)
+        pipe.build_report = report
+        return pipe
+
+    def search(self, question: str, top_k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+        check_mode_and_k(mode, top_k)
+        q, _ = check_question(question)
+        return self.retriever.search(q, top_k, mode)
+
+    def ask(self, question: str, top_k: int = 3, mode: Mode = "hybrid") -> Answer:
+        """Answer one question with cited passages (or abstain)."""
+        t0 = time.perf_counter()
+        check_mode_and_k(mode, top_k)
+        q, notice = check_question(question)
+        hits = self.retriever.search(q, max(top_k, 5), mode)
+        latency = (time.perf_counter() - t0) * 1000
+        answer = compose(q, hits, mode, latency_ms=latency, max_citations=top_k, notice=notice)
+        return answer
+
+
+def check_mode_and_k(mode: str, top_k: int) -> None:
+    if mode not in MODES:
+        raise QAError(
+            f"未知的检索模式：{mode}（可选 {', '.join(MODES)}）", f"Unknown mode: {mode} (one of {', '.join(MODES)})"
+        )
+    if not 1 <= int(top_k) <= MAX_TOP_K:
+        raise QAError(f"top-k 应在 1 到 {MAX_TOP_K} 之间。", f"top-k must be between 1 and {MAX_TOP_K}.")
+
+
+__all__ = ["IndexSettings", "Pipeline", "default_corpus_dir", "default_index_dir", "ensure_index", "faiss_factory_for"]

@@ -1,0 +1,131 @@
+"""Retrieval: dense (FAISS), lexical (BM25) and their fusion, behind one ``search`` call.
+
+The fusion functions are pure (score dicts in, score dict out) so they can be unit
+tested and compared on the benchmarks without any I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.index import HybridIndex
+from qa.normalize import clean_query
+from qa.types import MODES, Hit, Mode
+
+Scores = Mapping[int, float]
+
+
+# ---------------------------------------------------------------- pure fusion functions
+def minmax(scores: Scores) -> dict[int, float]:
+    """Scale scores to [0, 1]; a constant list maps to 1 (all equally good)."""
+    if not scores:
+        return {}
+    lo, hi = min(scores.values()), max(scores.values())
+    if hi - lo < 1e-12:
+        return {k: 1.0 for k in scores}
+    return {k: (v - lo) / (hi - lo) for k, v in scores.items()}
+
+
+def weighted_score_fusion(dense: Scores, sparse: Scores, alpha: float) -> dict[int, float]:
+    """``alpha * dense + (1 - alpha) * bm25`` after min-max scaling each side.
+
+    A chunk missing from one side's candidates gets that side's minimum (0 after
+    scaling), as in pyserini's hybrid searcher.
+    """
+    d, s = minmax(dense), minmax(sparse)
+    keys = d.keys() | s.keys()
+    return {k: alpha * d.get(k, 0.0) + (1 - alpha) * s.get(k, 0.0) for k in keys}
+
+
+def reciprocal_rank_fusion(
+    rankings: Mapping[str, list[int]], weights: Mapping[str, float], k: int = 60
+) -> dict[int, float]:
+    """Weighted RRF: sum of ``weight / (k + rank)`` over the rankings a chunk appears in."""
+    out: dict[int, float] = {}
+    for name, ranking in rankings.items():
+        w = weights.get(name, 1.0)
+        for rank, idx in enumerate(ranking, 1):
+            out[idx] = out.get(idx, 0.0) + w / (k + rank)
+    return out
+
+
+def top_k(scores: Scores, k: int) -> list[tuple[int, float]]:
+    """Highest scores first; ties broken by chunk order so results are deterministic."""
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+# ---------------------------------------------------------------- the retriever
+@dataclass(frozen=True)
+class FusionConfig:
+    """How hybrid mode combines the two retrievers (chosen by measurement, see README)."""
+
+    method: str = "score"  # "score" (weighted min-max) or "rrf"
+    alpha: float = 0.3  # weight of the dense side
+    candidates: int = 50  # how many each side contributes before fusion
+    rrf_k: int = 60
+
+
+class Retriever:
+    """Search one HybridIndex with a query encoder; returns ranked Hits."""
+
+    def __init__(
+        self,
+        index: HybridIndex,
+        encode_query: Callable[[str], np.ndarray],
+        fusion: FusionConfig = FusionConfig(),
+    ) -> None:
+        self.index = index
+        self.encode_query = encode_query
+        self.fusion = fusion
+
+    def dense_scores(self, query: str, k: int) -> dict[int, float]:
+        if len(self.index) == 0:
+            return {}
+        q = np.asarray(self.encode_query(query), dtype=np.float32).reshape(1, -1)
+        scores, ids = self.index.faiss.search(q, min(k, len(self.index)))
+        return {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+
+    def bm25_scores(self, query: str, k: int) -> dict[int, float]:
+        if len(self.index) == 0:
+            return {}
+        vocab = self.index.bm25.vocab_dict
+        tokens = [t for t in self.index.tokenize(query) if t in vocab]
+        if not tokens:
+            return {}
+        scores = self.index.bm25.get_scores(tokens)
+        k = min(k, len(scores))
+        best = np.argpartition(-scores, k - 1)[:k]
+        return {int(i): float(scores[i]) for i in best if scores[i] > 0}
+
+    def search(self, query: str, top_k_: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+        """Ranked hits for a question in either script (it is cleaned and simplified first)."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+        q = clean_query(query)
+        pool = max(self.fusion.candidates, top_k_)
+        dense = self.dense_scores(q, pool) if mode in ("hybrid", "dense") else {}
+        sparse = self.bm25_scores(q, pool) if mode in ("hybrid", "bm25") else {}
+        if mode == "dense":
+            fused = dense
+        elif mode == "bm25":
+            fused = sparse
+        elif self.fusion.method == "rrf":
+            fused = reciprocal_rank_fusion(
+                {"dense": [i for i, _ in top_k(dense, pool)], "bm25": [i for i, _ in top_k(sparse, pool)]},
+                {"dense": self.fusion.alpha, "bm25": 1 - self.fusion.alpha},
+                self.fusion.rrf_k,
+            )
+        else:
+            fused = weighted_score_fusion(dense, sparse, self.fusion.alpha)
+        hits = []
+        for rank, (i, score) in enumerate(top_k(fused, top_k_), 1):
+            parts = {}
+            if i in dense:
+                parts["dense"] = dense[i]
+            if i in sparse:
+                parts["bm25"] = sparse[i]
+            hits.append(Hit(chunk=self.index.chunks[i], score=score, rank=rank, scores=parts))
+        return hits

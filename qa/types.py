@@ -1,0 +1,120 @@
+"""Plain, frozen data types passed between the pipeline stages.
+
+Every stage (corpus -> normalise -> chunk -> index -> retrieve -> answer -> present)
+speaks in these types, so no stage needs to import the one after it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One cleaned source document and the map back to its raw file.
+
+    ``text`` is the cleaned text in the document's own script, ``simplified`` the
+    same text in simplified Chinese with exactly the same length (character i of one
+    is character i of the other), and ``raw_offsets[i]`` is the index in ``raw`` of
+    cleaned character i (one extra entry marks the end), so any cleaned span can be
+    traced back to raw line numbers.
+    """
+
+    doc_id: str
+    raw: str
+    text: str
+    simplified: str
+    raw_offsets: tuple[int, ...]
+    line_starts: tuple[int, ...] = field(repr=False, default=())
+
+    def raw_line_of(self, raw_index: int) -> int:
+        """1-based line number in the raw file of a raw character index."""
+        return bisect.bisect_right(self.line_starts, raw_index)
+
+    def line_range(self, start: int, end: int) -> tuple[int, int]:
+        """Raw (first, last) 1-based line numbers covered by cleaned span [start, end)."""
+        if end <= start:
+            end = start + 1
+        first = self.raw_offsets[min(start, len(self.raw_offsets) - 1)]
+        last = self.raw_offsets[min(end - 1, len(self.raw_offsets) - 1)]
+        return self.raw_line_of(first), self.raw_line_of(last)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage: a span of one document's cleaned text."""
+
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    lines: tuple[int, int]
+    text: str  # simplified script: what is embedded and BM25-indexed
+    text_original: str  # the cleaned text in the document's own script
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and each retriever's own score."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source shown under an answer; ``highlight`` is a span in ``text``."""
+
+    n: int
+    doc: str
+    lines: tuple[int, int]
+    chunk_id: str
+    score: float
+    text: str
+    text_original: str
+    highlight: tuple[int, int] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "doc": self.doc,
+            "lines": list(self.lines),
+            "chunk_id": self.chunk_id,
+            "score": round(float(self.score), 6),
+            "text": self.text,
+            "text_original": self.text_original,
+            "highlight": list(self.highlight) if self.highlight else None,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the user sees: answer text with [n] markers, and its citations."""
+
+    question: str
+    answer: str
+    abstained: bool
+    mode: Mode
+    latency_ms: float
+    citations: tuple[Citation, ...]
+    notice: str = ""  # e.g. "question was truncated"; shown, never silently dropped
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "mode": self.mode,
+            "latency_ms": round(self.latency_ms, 2),
+            "citations": [c.to_json() for c in self.citations],
+        }
+        if self.notice:
+            out["notice"] = self.notice
+        return out
