@@ -67,15 +67,27 @@ def _rewrite(
         new_offsets.extend(offsets[pos:s])
         rep = repl(m)
         out.append(rep)
-        if len(rep) == e - s:
-            new_offsets.extend(offsets[s:e])
-        else:
-            span = max(e - s, 1)
-            new_offsets.extend(offsets[min(s + min(i, span - 1), len(offsets) - 1)] for i in range(len(rep)))
+        new_offsets.extend(_replacement_offsets(m.group(), rep, offsets[s:e] or [offsets[s - 1] if s else 0]))
         pos = e
     out.append(text[pos:])
     new_offsets.extend(offsets[pos:])
     return "".join(out), new_offsets
+
+
+def _replacement_offsets(old: str, new: str, old_offsets: list[int]) -> list[int]:
+    """Raw offsets for replacement text: shared prefix and suffix map one to one,
+    the changed middle maps into the changed middle of the old span."""
+    if len(new) == len(old):
+        return list(old_offsets)
+    p = 0
+    while p < min(len(old), len(new)) and old[p] == new[p]:
+        p += 1
+    q = 0
+    while q < min(len(old), len(new)) - p and old[-1 - q] == new[-1 - q]:
+        q += 1
+    middle_old = old_offsets[p : len(old) - q] or [old_offsets[min(p, len(old_offsets) - 1)]]
+    middle = [middle_old[min(i, len(middle_old) - 1)] for i in range(len(new) - p - q)]
+    return old_offsets[:p] + middle + old_offsets[len(old) - q :]
 
 
 def _is_cjk(ch: str) -> bool:

@@ -1,0 +1,111 @@
+"""HybridIndex: persistence, manifest checks, staleness, atomic and incremental rebuilds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.errors import QAError
+from qa.index import HybridIndex, read_manifest
+from qa.pipeline import ensure_index
+from tests.conftest import FakeEncoder
+
+
+def test_build_save_load_round_trip(corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder) -> None:
+    index, report = ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    assert report.rebuilt and report.reasons == ["missing"] and report.n_chunks == len(index) > 5
+    loaded = HybridIndex.load(tmp_path / "idx")
+    assert [c.chunk_id for c in loaded.chunks] == [c.chunk_id for c in index.chunks]
+    assert (loaded.vectors == index.vectors).all()
+    m = read_manifest(tmp_path / "idx")
+    assert m["model_id"] == fake_encoder.model_id and m["dim"] == 64 and m["faiss_factory"] == "Flat"
+    assert m["n_chunks"] == len(index) and "zero-carbon-parks.txt" in m["corpus"]
+    assert {"chunks.jsonl", "vectors.npy", "dense.faiss"} <= set(m["files"])
+
+
+def test_fresh_index_is_loaded_not_rebuilt(corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder) -> None:
+    ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    calls = fake_encoder.calls
+    _, report = ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    assert not report.rebuilt and fake_encoder.calls == calls
+
+
+def test_changed_corpus_is_stale_and_only_new_text_is_embedded(
+    corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    index, _ = ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    (corpus_copy / "extra.txt").write_text("新加的一篇短文，講零碳工廠的認證。", encoding="utf-8")
+    before = fake_encoder.texts_encoded
+    index2, report = ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    assert report.rebuilt and report.reasons == ["corpus"]
+    assert fake_encoder.texts_encoded - before == 1 and report.reused == len(index)
+    assert len(index2) == len(index) + 1
+
+
+def test_other_model_makes_the_index_stale(corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder) -> None:
+    ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    other = FakeEncoder()
+    other.model_id, other.fingerprint = "fake/other", "other-v1"
+    _, report = ensure_index(corpus_copy, tmp_path / "idx", other, progress=False)
+    assert set(report.reasons) == {"model_id", "model_fingerprint"} and report.reused == 0
+
+
+def test_corrupted_file_is_detected_and_rebuilt(corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder) -> None:
+    idx = tmp_path / "idx"
+    ensure_index(corpus_copy, idx, fake_encoder, progress=False)
+    build = idx / read_manifest(idx)["build"]
+    with (build / "vectors.npy").open("r+b") as f:
+        f.seek(200)
+        f.write(b"\xff\xff\xff\xff")
+    with pytest.raises(QAError, match="checksum"):
+        HybridIndex.load(idx)
+    _, report = ensure_index(corpus_copy, idx, fake_encoder, progress=False)
+    assert report.rebuilt and report.reasons[0].startswith("unreadable")
+    HybridIndex.load(idx)
+
+
+def test_truncated_or_missing_files_are_detected(corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder) -> None:
+    idx = tmp_path / "idx"
+    ensure_index(corpus_copy, idx, fake_encoder, progress=False)
+    build = idx / read_manifest(idx)["build"]
+    (build / "dense.faiss").write_bytes((build / "dense.faiss").read_bytes()[:50])
+    with pytest.raises(QAError):
+        HybridIndex.load(idx)
+    shutil.rmtree(build)
+    with pytest.raises(QAError):
+        HybridIndex.load(idx)
+
+
+def test_crash_before_manifest_switch_keeps_previous_index(
+    corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    idx = tmp_path / "idx"
+    index, _ = ensure_index(corpus_copy, idx, fake_encoder, progress=False)
+    old_manifest = (idx / "manifest.json").read_text(encoding="utf-8")
+    (corpus_copy / "extra.txt").write_text("另一篇文章。", encoding="utf-8")
+
+    def boom(*_a, **_k):
+        raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr("qa.index.atomic_write_text", boom)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_index(corpus_copy, idx, fake_encoder, progress=False)
+    monkeypatch.undo()
+    assert (idx / "manifest.json").read_text(encoding="utf-8") == old_manifest
+    assert len(HybridIndex.load(idx)) == len(index)
+    ensure_index(corpus_copy, idx, fake_encoder, progress=False)
+    leftovers = [p.name for p in idx.iterdir() if p.name.startswith(".tmp-") or p.name.endswith(".tmp")]
+    assert leftovers == [] and len([p for p in idx.iterdir() if p.name.startswith("build-")]) == 1
+
+
+def test_manifest_from_another_format_is_stale(corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder) -> None:
+    idx = tmp_path / "idx"
+    ensure_index(corpus_copy, idx, fake_encoder, progress=False)
+    m = json.loads((idx / "manifest.json").read_text(encoding="utf-8"))
+    m["format_version"] = 0
+    (idx / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    _, report = ensure_index(corpus_copy, idx, fake_encoder, progress=False)
+    assert report.reasons == ["format_version"]
