@@ -1,14 +1,20 @@
-"""list[Hit] -> Answer: pick the answering sentences, number the citations, highlight.
+"""list[Hit] -> Answer: pick the answering sentences, number the citations, highlight, abstain.
 
-Sentences are scored, not only chunks: lexical overlap on jieba tokens, the
-question's numbers, and the passage's retrieval score.  The answer follows the
-question's script (traditional question -> traditional answer).
+Sentences are scored, not only chunks: the share of the question's words found in the
+sentence (longer words weigh more), the question's numbers, and the passage's
+retrieval score.  The answer follows the question's script.
+
+Abstaining: dense cosine alone does not separate unanswerable questions (they score
+as high as answerable ones with e5), so the rule asks whether the question's content
+words are actually present in the passages found.  A question whose words are mostly
+absent from every top passage is declined, unless the dense match is very strong
+(which is what carries English or paraphrased questions).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qa.normalize import is_traditional, to_simplified, to_traditional
@@ -19,17 +25,30 @@ NOT_FOUND_SIMPLIFIED = "文章中没有找到相关内容。"
 NOT_FOUND_TRADITIONAL = "文章中沒有找到相關內容。"
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』）)]?)?")
 _NUMBER = re.compile(r"\d+(?:[.,/]\d+)*%?")
+_LATIN = re.compile(r"[a-z]")
+
+
+@dataclass(frozen=True)
+class AbstainRule:
+    """Decline when coverage of the question's words is low and the dense match is weak.
+
+    Thresholds were calibrated on the gold set (see README, "Abstaining").
+    """
+
+    min_coverage: float = 0.5
+    strong_dense: float = 0.88
 
 
 @dataclass(frozen=True)
 class Sentence:
+    chunk_index: int
     start: int  # span inside the chunk text
     end: int
     score: float
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans of a passage; the end punctuation stays with its sentence."""
+    """Sentence spans of a passage; end punctuation and a closing quote stay with it."""
     spans = []
     for m in _SENTENCE.finditer(text):
         s, e = m.span()
@@ -40,30 +59,62 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def sentence_score(question_tokens: set[str], question_numbers: set[str], sentence: str) -> float:
-    """Share of the question's tokens (longer ones weigh more) found in the sentence."""
-    if not question_tokens:
+def question_terms(question: str, idf: Callable[[str], float] | None = None) -> dict[str, float]:
+    """Content words of the question with weights: corpus idf when known, else word length.
+
+    With idf, words every passage shares (the corpus topic, 零碳园区) say little and
+    words the corpus never uses (补贴) say most about whether it can answer.
+    """
+    tokens = dict.fromkeys(tokenize(question))
+    if idf is None:
+        return {t: float(min(len(t), 4)) for t in tokens}
+    return {t: idf(t) for t in tokens}
+
+
+def coverage(terms: dict[str, float], text: str) -> float:
+    """Weighted share of the question's words that occur in the (simplified) text."""
+    total = sum(terms.values())
+    if not total:
         return 0.0
-    tokens = set(tokenize(sentence))
-    weight = sum(len(t) for t in question_tokens)
-    overlap = sum(len(t) for t in question_tokens if t in tokens)
-    score = overlap / weight
-    numbers = set(_NUMBER.findall(sentence))
-    if question_numbers:
-        score += 0.5 * len(question_numbers & numbers) / len(question_numbers)
+    low = text.lower()
+    return sum(w for t, w in terms.items() if t in low) / total
+
+
+def sentence_score(terms: dict[str, float], numbers: set[str], sentence: str) -> float:
+    score = coverage(terms, sentence)
+    if numbers:
+        score += 0.5 * len(numbers & set(_NUMBER.findall(sentence))) / len(numbers)
     return score
 
 
-def best_sentence(question: str, chunk_text: str) -> Sentence | None:
-    """The sentence of a passage that best matches the question."""
-    q_tokens = set(tokenize(question))
-    q_numbers = set(_NUMBER.findall(to_simplified(question)))
-    best: Sentence | None = None
-    for s, e in split_sentences(chunk_text):
-        score = sentence_score(q_tokens, q_numbers, chunk_text[s:e])
-        if best is None or score > best.score:
-            best = Sentence(s, e, score)
-    return best
+def rank_sentences(question: str, hits: Sequence[Hit], idf: Callable[[str], float] | None = None) -> list[Sentence]:
+    """All sentences of the hits, best first: word overlap, plus the passage's rank."""
+    terms = question_terms(question, idf)
+    numbers = set(_NUMBER.findall(to_simplified(question)))
+    out = []
+    for i, hit in enumerate(hits):
+        prior = 0.15 / (1 + i)  # ties go to the better-ranked passage
+        for s, e in split_sentences(hit.chunk.text):
+            out.append(Sentence(i, s, e, sentence_score(terms, numbers, hit.chunk.text[s:e]) + prior))
+    return sorted(out, key=lambda x: (-x.score, x.chunk_index, x.start))
+
+
+def should_abstain(
+    question: str,
+    hits: Sequence[Hit],
+    rule: AbstainRule = AbstainRule(),
+    idf: Callable[[str], float] | None = None,
+) -> bool:
+    """True when the passages found do not support an answer (see module docstring)."""
+    if not hits:
+        return True
+    terms = question_terms(question, idf)
+    dense_top = max((h.scores.get("dense", 0.0) for h in hits[:3]), default=0.0)
+    if not terms or all(_LATIN.match(t) for t in terms):
+        # no Chinese content words (e.g. an English question): only the dense match can tell
+        return dense_top < rule.strong_dense
+    best_cov = max(coverage(terms, h.chunk.text) for h in hits[:3])
+    return best_cov < rule.min_coverage and dense_top < rule.strong_dense
 
 
 def in_script(text: str, traditional: bool) -> str:
@@ -77,32 +128,39 @@ def compose(
     latency_ms: float = 0.0,
     max_citations: int = 3,
     notice: str = "",
+    rule: AbstainRule = AbstainRule(),
+    idf: Callable[[str], float] | None = None,
 ) -> Answer:
-    """Build the Answer shown to the user from ranked hits."""
+    """Build the Answer shown to the user from ranked hits (``idf``: the index's word weights)."""
     traditional = is_traditional(question)
-    citations: list[Citation] = []
-    answer_text = ""
-    for n, hit in enumerate(hits[:max_citations], 1):
-        sent = best_sentence(question, hit.chunk.text)
-        highlight = (sent.start, sent.end) if sent else None
-        shown = in_script(hit.chunk.text_original, traditional)
+    shown_hits = list(hits[:max_citations])
+    abstained = should_abstain(question, hits, rule, idf)
+    ranked = rank_sentences(question, shown_hits, idf)
+    best_in_chunk: dict[int, Sentence] = {}
+    for s in ranked:
+        best_in_chunk.setdefault(s.chunk_index, s)
+
+    citations = []
+    for i, hit in enumerate(shown_hits):
+        sent = best_in_chunk.get(i)
         citations.append(
             Citation(
-                n=n,
+                n=i + 1,
                 doc=hit.chunk.doc_id,
                 lines=hit.chunk.lines,
                 chunk_id=hit.chunk.chunk_id,
                 score=hit.score,
-                text=shown,
+                text=in_script(hit.chunk.text_original, traditional),
                 text_original=hit.chunk.text_original,
-                highlight=highlight,
+                highlight=(sent.start, sent.end) if sent else None,
             )
         )
-        if n == 1 and highlight:
-            answer_text = f"{shown[highlight[0] : highlight[1]]}[1]"
-    abstained = not citations
-    if abstained:
+
+    if abstained or not ranked:
         answer_text = NOT_FOUND_TRADITIONAL if traditional else NOT_FOUND_SIMPLIFIED
+        abstained = True
+    else:
+        answer_text = _answer_text(ranked, citations)
     return Answer(
         question=question,
         answer=answer_text,
@@ -112,3 +170,23 @@ def compose(
         citations=tuple(citations),
         notice=notice,
     )
+
+
+def _answer_text(ranked: list[Sentence], citations: list[Citation]) -> str:
+    """The best sentence with its marker, plus a second one when it is nearly as good.
+
+    A second sentence (another passage, or not adjacent in the same one) carries the
+    part of an answer that is spread over two sentences, e.g. 2027 and 2030 lists.
+    """
+    best = ranked[0]
+    chosen = [best]
+    for s in ranked[1:3]:
+        overlaps = s.chunk_index == best.chunk_index and s.start < best.end and best.start < s.end
+        if not overlaps and s.score >= max(0.6, 0.9 * best.score):
+            chosen.append(s)
+            break
+    parts = []
+    for s in sorted(chosen, key=lambda x: (x.chunk_index, x.start)):
+        c = citations[s.chunk_index]
+        parts.append(f"{c.text[s.start : s.end]}[{c.n}]")
+    return "".join(parts)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -149,6 +150,20 @@ class HybridIndex:
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def idf(self, token: str) -> float:
+        """BM25 idf of a token over the chunks; a token the corpus never uses weighs most.
+
+        Read from the BM25 matrix (one column per token), so nothing is re-tokenised.
+        """
+        n = len(self.chunks)
+        tid = self.bm25.vocab_dict.get(token)
+        df = 0
+        if tid is not None:
+            indptr = self.bm25.scores["indptr"]
+            end = indptr[tid + 1] if tid + 1 < len(indptr) else len(self.bm25.scores["data"])
+            df = int(end - indptr[tid])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     # ------------------------------------------------------------ build
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qa.answer import compose
@@ -184,9 +184,8 @@ class Pipeline:
         check_mode_and_k(mode, top_k)
         q, notice = check_question(question)
         hits = self.retriever.search(q, max(top_k, 5), mode)
-        latency = (time.perf_counter() - t0) * 1000
-        answer = compose(q, hits, mode, latency_ms=latency, max_citations=top_k, notice=notice)
-        return answer
+        answer = compose(q, hits, mode, max_citations=top_k, notice=notice, idf=self.index.idf)
+        return replace(answer, latency_ms=(time.perf_counter() - t0) * 1000)
 
 
 def check_mode_and_k(mode: str, top_k: int) -> None:

@@ -1,0 +1,91 @@
+"""Sentence choice, markers, highlight spans, script following and abstention (no model)."""
+
+from __future__ import annotations
+
+from qa.answer import (
+    NOT_FOUND_SIMPLIFIED,
+    NOT_FOUND_TRADITIONAL,
+    AbstainRule,
+    compose,
+    coverage,
+    question_terms,
+    should_abstain,
+    split_sentences,
+)
+from qa.types import Chunk, Hit
+
+P14 = (
+    "2025年12月，國家發改委披露國內首批52個國家級零碳園區建設名單，計劃在2027年至2030年期間陸續建成。"
+    "首批園區有五大方面特點，包括地緣分布均衡，各省份至少有1個園區入選，因地制宜探索；"
+)
+P16 = "浙江等省份還提出量化目標，計劃今年啟動建設20個省級零碳園區、150家綠色工廠。"
+
+
+def IDF(token: str) -> float:
+    """Corpus-like weights: the topic words are everywhere, 补贴/标准 nowhere."""
+    return {"零碳": 0.1, "园区": 0.1}.get(token, 2.0)
+
+
+def hit(text: str, rank: int = 1, dense: float = 0.85, doc: str = "a.txt", lines=(14, 14)) -> Hit:
+    from qa.normalize import to_simplified
+
+    chunk = Chunk(f"{doc}#{rank}", doc, 0, len(text), lines, to_simplified(text), text)
+    return Hit(chunk, score=1.0 / rank, rank=rank, scores={"dense": dense, "bm25": 5.0})
+
+
+def test_split_sentences_keeps_end_punctuation_and_quotes() -> None:
+    text = "他說：“很好。”然後走了！第三句；"
+    spans = [text[s:e] for s, e in split_sentences(text)]
+    assert spans == ["他說：“很好。”", "然後走了！", "第三句；"]
+
+
+def test_best_sentence_is_highlighted_and_marked() -> None:
+    a = compose("首批国家级零碳园区有多少个？", [hit(P14), hit(P16, 2, lines=(16, 16))], "hybrid")
+    assert not a.abstained
+    c1 = a.citations[0]
+    s, e = c1.highlight
+    assert "52" in c1.text[s:e] and c1.text[s:e].endswith("。")
+    assert a.answer.startswith(c1.text[s:e]) and "[1]" in a.answer
+
+
+def test_highlight_text_equals_the_sentence_in_every_citation() -> None:
+    a = compose("浙江计划建设多少个省级零碳园区？", [hit(P14), hit(P16, 2)], "hybrid")
+    for c in a.citations:
+        s, e = c.highlight
+        assert c.text[s:e] in [c.text[x:y] for x, y in split_sentences(c.text)]
+    assert "[2]" in a.answer and "20" in a.answer
+
+
+def test_answer_follows_the_question_script() -> None:
+    simp = compose("首批国家级零碳园区有多少个？", [hit(P14)], "hybrid")
+    trad = compose("首批國家級零碳園區有多少個？", [hit(P14)], "hybrid")
+    assert "国家发改委" in simp.answer and "國家發改委" in trad.answer
+    assert "国家级" in simp.citations[0].text and "國家級" in trad.citations[0].text
+    assert simp.citations[0].text_original == trad.citations[0].text_original == P14
+
+
+def test_unsupported_question_abstains_with_possibly_related_passages() -> None:
+    a = compose("零碳园区的补贴标准是多少？", [hit(P14, dense=0.86), hit(P16, 2, dense=0.85)], "hybrid", idf=IDF)
+    assert a.abstained and a.answer == NOT_FOUND_SIMPLIFIED and len(a.citations) == 2
+    t = compose("零碳園區的補貼標準是多少？", [hit(P14, dense=0.86)], "hybrid", idf=IDF)
+    assert t.abstained and t.answer == NOT_FOUND_TRADITIONAL
+
+
+def test_off_topic_question_abstains() -> None:
+    assert should_abstain("明天北京天气怎么样？", [hit(P14, dense=0.82)])
+
+
+def test_english_question_relies_on_the_dense_match() -> None:
+    rule = AbstainRule(strong_dense=0.88)
+    assert not should_abstain("How many national zero-carbon parks?", [hit(P14, dense=0.9)], rule)
+    assert should_abstain("What is the weather?", [hit(P14, dense=0.8)], rule)
+
+
+def test_no_hits_abstains() -> None:
+    a = compose("零碳园区是什么？", [], "bm25")
+    assert a.abstained and a.citations == ()
+
+
+def test_coverage_weights_longer_words() -> None:
+    terms = question_terms("零碳园区补贴")
+    assert coverage(terms, "零碳园区建设") > coverage(terms, "补贴") > 0

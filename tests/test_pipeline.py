@@ -1,0 +1,55 @@
+"""Pipeline.ask: input checks and the JSON contract, on the fake encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.errors import QAError
+from qa.pipeline import MAX_QUESTION_CHARS, Pipeline, check_question, ensure_index
+from tests.conftest import FakeEncoder
+
+JSON_KEYS = {"question", "answer", "abstained", "mode", "latency_ms", "citations"}
+CITATION_KEYS = {"n", "doc", "lines", "chunk_id", "score", "text", "text_original", "highlight"}
+
+
+@pytest.fixture
+def pipe(tmp_path: Path, corpus_copy: Path) -> Pipeline:
+    enc = FakeEncoder()
+    index, _ = ensure_index(corpus_copy, tmp_path / "idx", enc, progress=False)
+    return Pipeline(index, enc)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "\n\t", "？？！！", "🙂🙂", "……"])
+def test_empty_or_symbol_only_questions_are_refused_in_both_languages(pipe: Pipeline, bad: str) -> None:
+    with pytest.raises(QAError) as e:
+        pipe.ask(bad)
+    assert e.value.zh and e.value.en
+
+
+def test_long_question_is_capped_with_a_notice(pipe: Pipeline) -> None:
+    answer = pipe.ask("零碳园区" * 3000)
+    assert len(answer.question) == MAX_QUESTION_CHARS
+    assert "too long" in answer.notice and "过长" in answer.notice
+
+
+def test_control_characters_are_removed() -> None:
+    q, notice = check_question("零碳\x00园区\x07是什么")
+    assert q == "零碳园区是什么" and notice == ""
+
+
+@pytest.mark.parametrize("mode,k", [("fast", 3), ("hybrid", 0), ("hybrid", 500)])
+def test_bad_mode_or_top_k_is_a_clear_error(pipe: Pipeline, mode: str, k: int) -> None:
+    with pytest.raises(QAError):
+        pipe.ask("零碳园区", top_k=k, mode=mode)  # type: ignore[arg-type]
+
+
+def test_answer_json_has_the_stable_keys(pipe: Pipeline) -> None:
+    out = pipe.ask("首批国家级零碳园区有多少个？", top_k=3).to_json()
+    assert JSON_KEYS <= set(out)
+    assert out["citations"] and all(set(c) == CITATION_KEYS for c in out["citations"])
+    c = out["citations"][0]
+    assert c["n"] == 1 and c["doc"] == "zero-carbon-parks.txt" and len(c["lines"]) == 2
+    s, e = c["highlight"]
+    assert 0 <= s < e <= len(c["text"])
