@@ -47,7 +47,7 @@ def test_bad_mode_or_top_k_is_a_clear_error(pipe: Pipeline, mode: str, k: int) -
 
 def test_answer_json_has_the_stable_keys(pipe: Pipeline) -> None:
     out = pipe.ask("首批国家级零碳园区有多少个？", top_k=3).to_json()
-    assert JSON_KEYS <= set(out)
+    assert set(out) >= JSON_KEYS
     assert out["citations"] and all(set(c) == CITATION_KEYS for c in out["citations"])
     c = out["citations"][0]
     assert c["n"] == 1 and c["doc"] == "zero-carbon-parks.txt" and len(c["lines"]) == 2
