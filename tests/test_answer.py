@@ -89,3 +89,18 @@ def test_no_hits_abstains() -> None:
 def test_coverage_weights_longer_words() -> None:
     terms = question_terms("零碳园区补贴")
     assert coverage(terms, "零碳园区建设") > coverage(terms, "补贴") > 0
+
+
+def test_when_question_needs_a_time_in_the_answering_sentence() -> None:
+    from qa.answer import answer_type_found
+
+    sun = "遠景科技集團首席可持續發展官孫捷告訴第一財經記者，零碳園區實際上是一個綠色產業集群的概念。"
+    assert not answer_type_found("孙捷是哪一年加入远景科技集团的？", [hit(sun)])
+    assert answer_type_found("首批名单是什么时候公布的？", [hit(P14)])
+
+
+def test_quantity_in_a_unit_needs_that_unit() -> None:
+    from qa.answer import answer_type_found
+
+    assert not answer_type_found("零碳园区总投资多少亿元？", [hit(P14)])
+    assert answer_type_found("首批有多少个园区？", [hit(P14)])
