@@ -31,11 +31,12 @@ run: model  ## set up, build the index if missing or stale, start the chat UI on
 
 serve: run
 
-browser:  ## Debian's chromium for the headless browser test
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will skip"
+browser:  ## Debian's chromium (and CJK fonts, for readable screenshots) for the headless browser test
+	@(command -v chromium >/dev/null 2>&1 && fc-list :lang=zh | grep -q .) || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) || echo "chromium not installed: browser tests will skip"
 
-test: model browser  ## set up, then run the whole test suite
+test: model browser  ## set up, then run the whole test suite, then the load and soak tests
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) test-load
 
 test-load: model  ## load and soak tests
 	$(PY) -m pytest -m load $(PYTEST_ARGS)

@@ -53,7 +53,7 @@ class AbstainRule:
     min_coverage: float = 0.1
     off_topic_dense: float = 0.86
     off_topic_coverage: float = 0.3
-    strong_dense: float = 0.78
+    strong_dense: float = 0.75
     check_answer_type: bool = True
 
 

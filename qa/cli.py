@@ -69,7 +69,31 @@ def index_build(corpus_dir: Path | None, index_dir: Path | None) -> None:
     print_build_report(pipe.build_report)
 
 
+REBUILD_REASONS = {
+    "forced": ("按要求重建", "rebuild requested"),
+    "missing": ("还没有索引", "there was no index yet"),
+    "corpus": ("语料文件有变化", "corpus files changed"),
+    "model_id": ("索引由另一个嵌入模型建立", "the index was built with another embedding model"),
+    "model_fingerprint": ("嵌入模型的权重不同", "the embedding model's weights differ"),
+    "chunking": ("分块参数有变化", "chunking settings changed"),
+    "format_version": ("索引格式版本不同", "the index format version differs"),
+}
+
+
+def describe_reasons(reasons: list[str]) -> str:
+    """Why an index was rebuilt, in both languages (unknown keys are shown as they are)."""
+    parts = []
+    for r in reasons:
+        if r.startswith("unreadable"):
+            parts.append(f"旧索引无法读取 / the old index could not be read ({r.partition(': ')[2] or r})")
+        else:
+            zh, en = REBUILD_REASONS.get(r, (r, r))
+            parts.append(f"{zh} / {en}")
+    return "; ".join(parts)
+
+
 def print_build_report(report: Any) -> None:
+    """The end-of-build summary: counts, why it was rebuilt, and every skipped file with its reason."""
     if report is None or not report.rebuilt:
         click.echo("索引已是最新 / Index is up to date")
         return
@@ -77,8 +101,15 @@ def print_build_report(report: Any) -> None:
         f"索引已建立 / Index built: {report.n_docs} documents, {report.n_chunks} chunks, "
         f"{report.n_chunks - report.reused} embedded, {report.reused} reused, {report.seconds:.1f} s"
     )
+    click.echo(f"原因 / Why: {describe_reasons(report.reasons)}")
+    if not report.skipped:
+        click.echo("没有跳过任何文件 / No files skipped")
+        return
+    click.echo(f"跳过 {len(report.skipped)} 个文件 / Skipped {len(report.skipped)} file(s):")
     for s in report.skipped:
-        click.echo(f"  跳过 / skipped {s.path}: {s.zh} / {s.en}")
+        name = Path(s.path).name
+        zh, en = s.zh.removeprefix(f"{s.path}：").removeprefix(f"{name}："), s.en.removeprefix(f"{s.path}: ")
+        click.echo(f"  - {s.path}: {zh} / {en.removeprefix(f'{name}: ')}")
 
 
 # ---------------------------------------------------------------- qa corpus check
@@ -180,3 +211,90 @@ def render_text(answer: Any) -> str:
         )
         lines.append(f"    {text}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- qa eval
+@main.command("eval")
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Gold .jsonl (over --corpus) or SQuAD-format .json; repeatable (default: eval/gold.jsonl).",
+)
+@click.option("--modes", default=",".join(MODES), show_default=True, help="Comma-separated retrieval modes.")
+@click.option("--top-k", default=10, show_default=True, type=int, help="Passages retrieved per question.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary per dataset, one per line.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Report folder (default: eval/reports/).")
+@click.option("--limit", type=int, default=None, help="First N gold questions, or a fixed sample of N SQuAD questions.")
+@corpus_option
+@friendly_errors
+def eval_command(
+    datasets: tuple[Path, ...],
+    modes: str,
+    top_k: int,
+    as_json: bool,
+    out_dir: Path | None,
+    limit: int | None,
+    corpus_dir: Path | None,
+) -> None:
+    """Measure retrieval and answers for each mode; write JSON, Markdown and PNG reports."""
+    from rich.console import Console
+
+    from qa import evaluate
+    from qa.pipeline import check_mode_and_k
+
+    mode_list = evaluate.parse_modes(modes)
+    check_mode_and_k(mode_list[0], top_k)
+    if limit is not None and limit < 1:
+        raise QAError("--limit 应为正整数。", "--limit must be a positive integer.")
+    console = Console(stderr=as_json)
+    progress = sys.stderr.isatty()
+    paths = list(datasets) or [evaluate.default_gold_path()]
+    out = out_dir or evaluate.default_reports_dir()
+    for report, written in evaluate.run(paths, mode_list, top_k, out, limit, corpus_dir, progress=progress):
+        console.print(evaluate.rich_table(report))
+        console.print(f"reports: {', '.join(str(p) for p in written)}")
+        if as_json:
+            click.echo(json.dumps(report.summary(), ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- qa serve
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (public: set QA_UI_PASSWORD).")
+@click.option("--port", default=7860, show_default=True, type=int, help="Port to listen on.")
+@click.option("--share", is_flag=True, help="Create a public Gradio share link (off by default).")
+@corpus_option
+@index_option
+@friendly_errors
+def serve(host: str, port: int, share: bool, corpus_dir: Path | None, index_dir: Path | None) -> None:
+    """Start the chat UI (the same as `python ui.py`); model and index load once."""
+    argv = ["--host", host, "--port", str(port)]
+    if share:
+        argv.append("--share")
+    if corpus_dir is not None:
+        argv += ["--corpus", str(corpus_dir)]
+    if index_dir is not None:
+        argv += ["--index", str(index_dir)]
+    sys.exit(load_ui().main(argv))
+
+
+def load_ui() -> Any:
+    """Import ui.py by path: it sits next to the qa package, not in it, so it is not on sys.path."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "ui.py"
+    loaded = sys.modules.get("ui")
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == path:
+        return loaded
+    spec = importlib.util.spec_from_file_location("ui", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise QAError(f"找不到界面文件 {path}。", f"The UI file {path} is missing.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ui"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""The chat UI in a real headless Chromium: an answer with its highlighted citation, and
+that a question carrying HTML stays text.
+
+Uses Debian's chromium (``make browser``); ``playwright install`` cannot download a
+browser here. Set QA_UPDATE_SCREENSHOT=1 to refresh docs/screenshot.png.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ARTIFACTS, ROOT
+from tests.test_ui import Q52, Q52_TRADITIONAL, XSS_IMG, start_app, ui_pipeline
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+EVIL_MARKDOWN = "<script>alert(2)</script> [点我](javascript:alert(3)) ![x](x.png)"
+SCREENSHOT_DOCS = ROOT / "docs" / "screenshot.png"
+
+
+@pytest.fixture(scope="module")
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    app, url = start_app(ui_pipeline(request, tmp_path_factory))
+    try:
+        yield url
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def ask(page: Any, question: str, n_replies: int) -> None:
+    """Type a question, send it, wait for the n-th bot reply."""
+    page.fill("#qa-input textarea", question)
+    page.click("#qa-send")
+    wait_replies(page, n_replies)
+
+
+def wait_replies(page: Any, n_replies: int) -> None:
+    """Replies are counted by our own bubble classes, so a Gradio markup change cannot fool it."""
+    page.wait_for_function(
+        "n => document.querySelectorAll('#qa-chat .qa-answer, #qa-chat .qa-error').length >= n",
+        arg=n_replies,
+        timeout=30_000,
+    )
+
+
+def test_conversation_in_chromium(served: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1100}, device_scale_factor=1)
+    dialogs: list[str] = []
+    refused: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("response", lambda r: refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(served)
+    page.wait_for_selector("#qa-input textarea", timeout=30_000)
+
+    ask(page, Q52, 1)
+    source = page.locator("#qa-chat li.qa-source", has=page.locator("mark", has_text="52")).first
+    assert "第 14 行" in source.inner_text()
+    assert "52" in source.locator("mark").inner_text()
+    assert page.locator("#qa-article #qa-L14.qa-cited").count() == 1
+    page.wait_for_timeout(300)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-answer.png"))
+
+    page.get_by_text(Q52_TRADITIONAL, exact=True).first.click()  # an example is asked at once
+    wait_replies(page, 2)
+    assert page.locator("#qa-chat mark", has_text="52個國家級零碳園區").count() >= 1
+
+    ask(page, XSS_IMG, 3)
+    ask(page, EVIL_MARKDOWN, 4)
+    page.wait_for_timeout(500)  # give any injected handler time to fire
+    chat = page.locator("#qa-chat").inner_text()
+    assert XSS_IMG in chat and EVIL_MARKDOWN in chat
+    assert page.locator('img[src="x"], img[src="x.png"], #qa-chat script, a[href^="javascript"]').count() == 0
+    assert dialogs == []
+    assert refused == []  # the page needs none of the routes FileGuard refuses
+
+    page.screenshot(path=str(ARTIFACTS / "ui-conversation.png"), full_page=True)
+    if os.environ.get("QA_UPDATE_SCREENSHOT") == "1" or not SCREENSHOT_DOCS.exists():
+        SCREENSHOT_DOCS.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ARTIFACTS / "ui-answer.png", SCREENSHOT_DOCS)
+
+    page.click("#qa-clear")
+    page.wait_for_function("() => !document.querySelector('#qa-chat .qa-answer, #qa-article .qa-cited')")
+    page.close()

@@ -1,0 +1,95 @@
+"""End to end with the real model and a real index: questions in both scripts, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.normalize import match_key
+from tests.conftest import CORPUS, ROOT
+
+pytestmark = pytest.mark.slow
+
+CASES = [
+    ("首批国家级零碳园区有多少个？", "首批52个国家级零碳园区", (14, 14)),
+    ("首批國家級零碳園區有多少個？", "首批52个国家级零碳园区", (14, 14)),
+    ("零碳工厂到2030年要拓展到哪些行业？", "逐步拓展至钢铁、有色金属、石化化工、建材、纺织", (18, 22)),
+    ("到2030年零碳工廠要擴展到哪些行業？", "逐步拓展至钢铁、有色金属、石化化工、建材、纺织", (18, 22)),
+    ("李晓锋是哪所大学的教授？", "清华大学建筑学院教授李晓锋", (8, 9)),
+    ("浙江计划今年建设多少个省级零碳园区？", "20个省级零碳园区", (16, 16)),
+    ("什么是零碳园区与零碳工厂建设？", "是指通过技术清洁创新", (5, 7)),
+]
+
+
+@pytest.mark.parametrize("question,evidence,lines", CASES)
+def test_right_passage_in_top_3_with_line_numbers(real_pipeline, question: str, evidence: str, lines) -> None:
+    answer = real_pipeline.ask(question, top_k=3)
+    found = [c for c in answer.citations if match_key(evidence) in match_key(c.text)]
+    assert found, [c.text[:30] for c in answer.citations]
+    first, last = found[0].lines
+    assert first <= lines[0] and last >= lines[1] - (lines[1] - lines[0])
+
+
+def test_52_parks_answer_is_highlighted_in_the_users_script(real_pipeline) -> None:
+    simp = real_pipeline.ask("首批国家级零碳园区有多少个？")
+    trad = real_pipeline.ask("首批國家級零碳園區有多少個？")
+    for answer, word in ((simp, "国家级"), (trad, "國家級")):
+        assert not answer.abstained and "52" in answer.answer and word in answer.answer
+        c = answer.citations[0]
+        s, e = c.highlight
+        assert "52" in c.text[s:e] and c.lines == (14, 14)
+        raw_line = (CORPUS / c.doc).read_text(encoding="utf-8").split("\n")[13]
+        assert "首批52個國家級零碳園區" in raw_line
+
+
+@pytest.mark.parametrize("question", ["明天北京天气怎么样？", "红烧肉怎么做才好吃？", "零碳园区的补贴标准是多少？"])
+def test_unsupported_questions_are_declined_with_related_passages(real_pipeline, question: str) -> None:
+    answer = real_pipeline.ask(question)
+    assert answer.abstained and answer.answer == "文章中没有找到相关内容。" and answer.citations
+
+
+def test_all_modes_answer(real_pipeline) -> None:
+    for mode in ("hybrid", "dense", "bm25"):
+        a = real_pipeline.ask("浙江计划建设多少家绿色工厂？", mode=mode)
+        assert a.mode == mode and any("150" in c.text for c in a.citations)
+
+
+def run_qa(*args: str, index_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QA_INDEX_DIR": str(index_dir), "QA_CORPUS_DIR": str(CORPUS)}
+    return subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+    )
+
+
+def test_cli_ask_json_and_file(tmp_path: Path) -> None:
+    out = run_qa("ask", "首批國家級零碳園區有多少個？", "--json", index_dir=tmp_path / "idx")
+    assert out.returncode == 0, out.stderr
+    obj = json.loads(out.stdout)
+    assert {"question", "answer", "abstained", "mode", "latency_ms", "citations"} <= set(obj)
+    assert obj["citations"][0]["lines"] == [14, 14] and "52" in obj["answer"]
+    qfile = tmp_path / "q.txt"
+    qfile.write_text("首批国家级零碳园区有多少个？\n\n浙江计划建设多少家绿色工厂？\n   \n", encoding="utf-8")
+    out = run_qa("ask", "--file", str(qfile), "--json", index_dir=tmp_path / "idx")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(rows) == 2 and "150" in json.dumps(rows[1], ensure_ascii=False)
+    assert "rebuilt" not in out.stderr  # the index from the first call was reused
+
+
+def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
+    out = run_qa("ask", "   ", index_dir=tmp_path / "idx")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "问题为空" in out.stderr and "empty" in out.stderr
+    out = run_qa("ask", "零碳", "--corpus", str(tmp_path / "missing"), index_dir=tmp_path / "idx2")
+    assert out.returncode == 1 and "Traceback" not in out.stderr and "Corpus folder not found" in out.stderr
+
+
+def test_cli_corpus_check_reports_the_garbled_spans() -> None:
+    out = run_qa("corpus", "check", index_dir=Path("/nonexistent"))
+    assert out.returncode == 0
+    assert "zero-carbon-parks.txt:9:25" in out.stdout and "zero-carbon-parks.txt:15:232" in out.stdout

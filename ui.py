@@ -1,0 +1,599 @@
+"""The Gradio chat UI: widgets around one ``Pipeline.ask()`` call.
+
+This module builds widgets and turns an ``Answer`` into HTML; it never chunks,
+searches or scores. Everything that comes from the user or the corpus goes through
+``esc`` before it reaches an HTML or Markdown component, so a question such as
+``<img src=x onerror=alert(1)>`` or ``[x](javascript:...)`` shows as literal text.
+
+Run it with ``python ui.py`` (or ``qa serve``); see ``main`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import re
+import string
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol, cast
+
+import gradio as gr
+
+from qa.errors import QAError
+from qa.normalize import is_traditional, to_simplified, to_traditional
+from qa.types import Answer, Citation, Document, Mode
+
+log = logging.getLogger("qa.ui")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+DEFAULT_TOP_K = 3
+MAX_UI_TOP_K = 10
+MAX_TURNS = 50  # history kept per browser session: bounds memory on long sessions
+STATE_TTL_SECONDS = 4 * 3600  # and idle sessions' history is dropped after this
+MAX_SHOWN_QUESTION = 1000  # the pipeline truncates at 500 and says so; this only limits the echo
+CONCURRENCY = 4
+QUEUE_SIZE = 128
+
+EXAMPLES = [
+    "首批国家级零碳园区有多少个？",
+    "首批國家級零碳園區有多少個？",
+    "零碳工厂建设到2030年将拓展到哪些行业？",
+    "浙江计划今年启动建设多少个省级零碳园区？",
+    "How many national zero-carbon parks are in the first batch?",
+    "今天北京的天气怎么样？",
+]
+MODE_CHOICES = [("混合 hybrid", "hybrid"), ("向量 dense", "dense"), ("关键词 BM25", "bm25")]
+
+# Every ASCII punctuation character becomes a numeric entity: this defeats HTML
+# (< > & " '), Markdown (links, images, emphasis, code, tables), GFM autolinks
+# (https: www. a@b) and template syntax (${ } {{ }}) at once; browsers show the
+# same characters.
+_ENTITIES = {ord(c): f"&#{ord(c)};" for c in string.punctuation}
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def esc(text: str) -> str:
+    """Text from the user or the corpus -> inert HTML that displays exactly that text."""
+    out = str(text).translate(_ENTITIES)
+    return out.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+
+
+# ---------------------------------------------------------------- formatting an Answer
+def line_label(lines: Sequence[int]) -> str:
+    """'第 14 行 · line 14' or '第 14–16 行 · lines 14–16' (raw line numbers of the file)."""
+    first, last = int(lines[0]), int(lines[-1])
+    if first == last:
+        return f"第 {first} 行 · line {first}"
+    return f"第 {first}–{last} 行 · lines {first}–{last}"
+
+
+def passage_html(text: str, highlight: Sequence[int] | None) -> str:
+    """The passage, escaped, with the answering sentence wrapped in <mark>."""
+    if not highlight:
+        return esc(text)
+    s, e = max(0, int(highlight[0])), min(len(text), int(highlight[1]))
+    if e <= s:
+        return esc(text)
+    return f"{esc(text[:s])}<mark>{esc(text[s:e])}</mark>{esc(text[e:])}"
+
+
+def answer_text_html(text: str, numbers: set[int]) -> str:
+    """Answer text, escaped, with its [n] markers (only those that have a citation) styled."""
+    parts: list[str] = []
+    pos = 0
+    for m in _MARKER.finditer(text):
+        n = int(m.group(1))
+        if n not in numbers:
+            continue
+        parts.append(esc(text[pos : m.start()]))
+        parts.append(f'<sup class="qa-ref">{esc(m.group(0))}</sup>')
+        pos = m.end()
+    parts.append(esc(text[pos:]))
+    return "".join(parts)
+
+
+def citation_html(c: Citation, show_score: bool, mark: bool = True) -> str:
+    """One numbered source: document, line range, score, passage with highlight."""
+    score = f' <span class="qa-score">相关度 score {c.score:.3f}</span>' if show_score else ""
+    passage = passage_html(c.text, c.highlight if mark else None)
+    return (
+        f'<li class="qa-source" value="{int(c.n)}">'
+        f'<div class="qa-meta"><b class="qa-n">{esc(f"[{c.n}]")}</b> '
+        f'<span class="qa-doc">{esc(c.doc)}</span> '
+        f'<span class="qa-lines">{esc(line_label(c.lines))}</span>{score}</div>'
+        f'<div class="qa-passage">{passage}</div></li>'
+    )
+
+
+def answer_html(answer: Answer, show_score: bool = False) -> str:
+    """A bot reply: the answer with markers, a notice if any, then the numbered sources.
+
+    When the pipeline abstains the passages are listed as "possibly related" and no
+    sentence is highlighted, so nothing looks like an answer the article does not give.
+    Kept on one line: a blank line would end Markdown's raw-HTML block.
+    """
+    numbers = {c.n for c in answer.citations}
+    parts = [f'<div class="qa-answer{" qa-abstained" if answer.abstained else ""}">']
+    parts.append(f'<div class="qa-text">{answer_text_html(answer.answer, numbers)}</div>')
+    if answer.notice:
+        parts.append(f'<div class="qa-notice">{esc(answer.notice)}</div>')
+    if answer.citations:
+        title = "可能相关 / possibly related" if answer.abstained else "来源 / Sources"
+        parts.append(f'<div class="qa-sources-title">{title}</div><ol class="qa-sources">')
+        parts.extend(citation_html(c, show_score, mark=not answer.abstained) for c in answer.citations)
+        parts.append("</ol>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def error_html(message: str) -> str:
+    """A friendly error bubble (the QAError's Chinese and English lines)."""
+    return f'<div class="qa-error">⚠️ {esc(message)}</div>'
+
+
+def question_html(question: str) -> str:
+    """The user's bubble: their text, inert, clipped if it is huge."""
+    shown = question if len(question) <= MAX_SHOWN_QUESTION else question[:MAX_SHOWN_QUESTION] + "…"
+    return f'<div class="qa-question">{esc(shown)}</div>'
+
+
+INTERNAL_ERROR = "内部错误，请稍后再试。\nInternal error; please try again."
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange: the question and either an Answer or an error message."""
+
+    question: str
+    answer: Answer | None = None
+    error: str = ""
+
+
+def chat_messages(turns: Sequence[Turn], show_score: bool) -> list[dict[str, str]]:
+    """Chatbot value (Gradio 6 messages format) rendered from the session's turns."""
+    messages: list[dict[str, str]] = []
+    for t in turns:
+        messages.append({"role": "user", "content": question_html(t.question)})
+        body = answer_html(t.answer, show_score) if t.answer is not None else error_html(t.error)
+        messages.append({"role": "assistant", "content": body})
+    return messages
+
+
+# ---------------------------------------------------------------- the article view
+@dataclass(frozen=True)
+class ArticleView:
+    """One document as numbered raw lines: cleaned text per raw line, and the raw text.
+
+    Line numbers are the raw file's, the ones citations carry. The default shows each
+    raw line's *cleaned* text (pinyin annotations removed, garbled spans corrected,
+    the passages' script), so it reads like the cited passages; the raw lines are one
+    click away for checking against the file itself.
+    """
+
+    doc_id: str
+    cleaned: tuple[str, ...]
+    raw: tuple[str, ...]
+
+    @classmethod
+    def from_document(cls, doc: Document) -> ArticleView:
+        n_lines = len(doc.line_starts) or doc.raw.count("\n") + 1
+        cleaned = [""] * n_lines
+        for i, ch in enumerate(doc.text):
+            if ch == "\n":
+                continue  # paragraph breaks are the raw line ends themselves
+            line = doc.raw_line_of(doc.raw_offsets[i])
+            if 1 <= line <= n_lines:
+                cleaned[line - 1] += ch
+        return cls(doc.doc_id, tuple(cleaned), tuple(doc.raw.split("\n")))
+
+
+def article_html(
+    view: ArticleView,
+    cited: dict[int, list[int]] | None = None,
+    traditional: bool = False,
+    raw: bool = False,
+    weak: bool = False,
+) -> str:
+    """The whole article with line numbers; lines cited by the latest answer are marked.
+
+    ``weak`` (the answer abstained) marks the possibly related lines more faintly.
+    """
+    cited = cited or {}
+    cls = "qa-article qa-weak" if weak else "qa-article"
+    rows = [f'<div class="{cls}"><div class="qa-article-title">{esc(view.doc_id)}</div>']
+    lines = view.raw if raw else view.cleaned
+    for no, text in enumerate(lines, 1):
+        if not raw:
+            text = to_traditional(text) if traditional else to_simplified(text)
+        tags = "".join(f'<span class="qa-tag">{esc(f"[{n}]")}</span>' for n in cited.get(no, []))
+        cls = "qa-line qa-cited" if no in cited else "qa-line"
+        if 1 in cited.get(no, []):
+            cls += " qa-c1"  # the first citation's lines: the panel scrolls there
+        rows.append(
+            f'<div class="{cls}" id="qa-L{no}"><span class="qa-ln">{no}</span>'
+            f'<span class="qa-lt">{esc(text) or "&nbsp;"}</span><span class="qa-tags">{tags}</span></div>'
+        )
+    rows.append("</div>")
+    return "".join(rows)
+
+
+def cited_lines(answer: Answer | None, doc_id: str) -> dict[int, list[int]]:
+    """Raw line -> citation numbers of the answer's citations in this document."""
+    out: dict[int, list[int]] = {}
+    if answer is None:
+        return out
+    for c in answer.citations:
+        if c.doc != doc_id:
+            continue
+        for line in range(int(c.lines[0]), int(c.lines[1]) + 1):
+            out.setdefault(line, []).append(c.n)
+    return out
+
+
+# ---------------------------------------------------------------- the app
+CSS = """
+.qa-answer { line-height: 1.7; }
+.qa-text { font-size: 1.05em; margin-bottom: .4em; }
+.qa-ref { color: var(--color-accent); font-weight: 600; }
+.qa-notice { color: #9a6700; font-size: .9em; margin: .3em 0; }
+.qa-sources-title { font-weight: 600; margin-top: .5em; color: var(--body-text-color-subdued); font-size: .9em; }
+.qa-abstained .qa-sources-title { color: #9a6700; }
+ol.qa-sources { margin: .3em 0 0 0; padding-left: 0; list-style: none; }
+li.qa-source { margin: .45em 0; padding: .45em .6em; border-left: 3px solid var(--color-accent);
+  background: var(--background-fill-secondary); border-radius: 4px; }
+.qa-abstained li.qa-source { border-left-color: #d4a72c; }
+.qa-meta { font-size: .85em; color: var(--body-text-color-subdued); margin-bottom: .2em; }
+.qa-meta .qa-n { color: var(--color-accent); }
+.qa-score { margin-left: .5em; font-variant-numeric: tabular-nums; }
+.qa-passage { font-size: .95em; }
+.qa-passage mark, .qa-answer mark { background: #fff3a3; color: inherit; padding: 0 .1em; border-radius: 2px; }
+.qa-error { color: #b42318; }
+.qa-article { font-size: .92em; line-height: 1.65; max-height: 72vh; overflow-y: auto; }
+.qa-article-title { font-weight: 600; margin-bottom: .4em; }
+.qa-line { display: flex; gap: .6em; padding: .1em .3em; border-radius: 3px; }
+.qa-line.qa-cited { background: #fff3a3; }
+.qa-weak .qa-line.qa-cited { background: #fbf5e0; }
+.qa-ln { flex: 0 0 2.2em; text-align: right; color: var(--body-text-color-subdued);
+  font-variant-numeric: tabular-nums; user-select: none; }
+.qa-lt { flex: 1 1 auto; }
+.qa-tags { flex: 0 0 auto; color: var(--color-accent); font-weight: 600; font-size: .85em; }
+"""
+
+# Our own script (no user data): scroll the article panel to citation [1]'s lines.
+SCROLL_TO_CITED = """
+watch('value', () => {
+  const box = element.querySelector('.qa-article');
+  const line = element.querySelector('.qa-c1') || element.querySelector('.qa-cited');
+  if (box && line) box.scrollTop = Math.max(0, line.offsetTop - box.offsetTop - 48);
+});
+"""
+
+THEME_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "PingFang SC",
+    "Microsoft YaHei",
+    "ui-sans-serif",
+    "system-ui",
+    "sans-serif",
+)
+
+# Routes Gradio 6 ships that this app never uses; refused so the server reads and
+# writes no files for clients and fetches no URLs for them (see ``FileGuard``).
+BLOCKED_PREFIXES = (
+    "/gradio_api/file=",
+    "/gradio_api/file/",
+    "/gradio_api/proxy=",
+    "/gradio_api/upload",
+    "/gradio_api/process_recording",
+    "/gradio_api/stream/",
+    "/gradio_api/run-history",
+    "/gradio_api/vibe-",
+    "/gradio_api/mcp",
+    "/file=",
+    "/proxy=",
+    "/upload",
+    "/monitoring",
+)
+
+
+class FileGuard:
+    """ASGI middleware refusing Gradio's file, upload and URL-proxy routes.
+
+    The app has no file components, yet Gradio 6 still accepts uploads and serves
+    ``/gradio_api/file=<path or public URL>`` (cache files, and a server-side fetch of
+    any public URL). Refusing them keeps the server from being a file drop or proxy.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http" and scope.get("path", "").startswith(BLOCKED_PREFIXES):
+            body = b"Not available in this app"
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 403,
+                    "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+class QABlocks(gr.Blocks):
+    """gr.Blocks whose launch() carries this app's look and safety defaults.
+
+    Gradio 6 moved theme/css from the Blocks constructor to launch(); keeping them
+    here means ``create_app(p).launch(...)`` in tests looks and behaves like ``main``.
+    """
+
+    def launch(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        from starlette.middleware import Middleware
+
+        kwargs.setdefault("theme", gr.themes.Soft(primary_hue="emerald", font=THEME_FONTS))
+        kwargs.setdefault("css", CSS)
+        kwargs.setdefault("share", False)
+        kwargs.setdefault("inbrowser", False)
+        kwargs.setdefault("show_error", False)
+        kwargs.setdefault("run_history", False)  # no question log in the browser
+        kwargs.setdefault("footer_links", ["api"])
+        kwargs.setdefault("mcp_server", False)
+        kwargs.setdefault("ssr_mode", False)
+        kwargs.setdefault("max_file_size", 1024)  # no file inputs: refuse uploads early
+        kwargs.setdefault("allowed_paths", [])
+        app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+        app_kwargs.setdefault("middleware", [Middleware(FileGuard)])
+        kwargs["app_kwargs"] = app_kwargs
+        return super().launch(*args, **kwargs)
+
+
+class Asker(Protocol):
+    """What the UI needs from ``qa.pipeline.Pipeline``: one call."""
+
+    def ask(self, question: str, top_k: int = ..., mode: Mode = ...) -> Answer: ...
+
+
+class ChatService:
+    """The app's calls into the pipeline; one lock because ``ask`` is not documented thread-safe.
+
+    Model inference already uses every core, so serialising answers costs little; the
+    queue still runs up to CONCURRENCY events at once (rendering, the article view).
+    """
+
+    def __init__(self, pipeline: Asker, documents: Sequence[Document]) -> None:
+        self.pipeline = pipeline
+        self.views = {d.doc_id: ArticleView.from_document(d) for d in documents}
+        self._lock = threading.Lock()
+
+    def ask(self, question: str, top_k: int, mode: str) -> Answer:
+        with self._lock:
+            return self.pipeline.ask(question, top_k=int(top_k), mode=cast(Mode, mode))
+
+    # -------------------------------------------------------------- event handlers
+    def respond(
+        self,
+        question: str,
+        turns: list[Turn] | None,
+        top_k: float,
+        mode: str,
+        show_score: bool,
+        raw: bool,
+        doc_id: str | None,
+    ) -> tuple[Any, ...]:
+        """Send: answer the question, append the turn, re-render chat and article."""
+        turns = list(turns or [])
+        question = question or ""
+        if not question.strip():
+            return gr.update(), gr.update(), turns, gr.update(), gr.update()
+        try:
+            answer = self.ask(question, int(top_k), mode)
+            turn = Turn(question, answer=answer)
+        except QAError as e:
+            turn = Turn(question, error=str(e))
+        except Exception:  # a bug: log it, never show a traceback to the user
+            log.exception("answering %r failed", question[:200])
+            turn = Turn(question, error=INTERNAL_ERROR)
+        turns = [*turns, turn][-MAX_TURNS:]
+        if turn.answer is not None and turn.answer.citations:
+            doc_id = turn.answer.citations[0].doc
+        return (
+            "",
+            chat_messages(turns, show_score),
+            turns,
+            self.article(turns, raw, doc_id),
+            gr.update(value=doc_id) if doc_id in self.views else gr.update(),
+        )
+
+    def article(self, turns: Sequence[Turn] | None, raw: bool, doc_id: str | None) -> str:
+        """The article panel for the latest answer (its lines marked, in its script)."""
+        if not self.views:
+            return '<div class="qa-article">（语料为空 / the corpus is empty）</div>'
+        view = self.views.get(doc_id or "") or next(iter(self.views.values()))
+        last = next((t for t in reversed(turns or []) if t.answer is not None), None)
+        answer = last.answer if last else None
+        traditional = bool(answer) and is_traditional(answer.question)  # type: ignore[union-attr]
+        weak = bool(answer) and answer.abstained  # type: ignore[union-attr]
+        return article_html(view, cited_lines(answer, view.doc_id), traditional, raw, weak)
+
+    def rerender(self, turns: list[Turn] | None, show_score: bool) -> list[dict[str, str]]:
+        return chat_messages(turns or [], show_score)
+
+    def clear(self, raw: bool, doc_id: str | None) -> tuple[Any, ...]:
+        return [], [], "", self.article([], raw, doc_id)
+
+    def api_ask(
+        self, question: str, top_k: int = DEFAULT_TOP_K, mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    ) -> dict[str, Any]:
+        """Answer one question; returns the same JSON object as `qa ask --json`."""
+        try:
+            return self.ask(question, int(top_k), mode).to_json()
+        except (TypeError, ValueError):
+            raise gr.Error("top-k 应为整数。\ntop-k must be an integer.", print_exception=False) from None
+        except QAError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+
+
+def create_app(
+    pipeline: Asker, documents: Sequence[Document] | None = None, corpus_dir: Path | None = None
+) -> gr.Blocks:
+    """Build the chat app around an already opened Pipeline (model and index load once).
+
+    ``documents`` feed the article view; by default the corpus is read again from
+    ``corpus_dir`` (or the default corpus folder) with ``qa.corpus.load_corpus``.
+    """
+    if documents is None:
+        from qa.corpus import load_corpus
+        from qa.pipeline import default_corpus_dir
+
+        documents, _ = load_corpus(corpus_dir or default_corpus_dir())
+    svc = ChatService(pipeline, documents)
+    doc_ids = list(svc.views)
+    private: dict[str, Any] = {"api_visibility": "private"}
+
+    with QABlocks(title="零碳园区问答 · Cited QA", analytics_enabled=False) as demo:
+        gr.Markdown("## 零碳园区问答 · 附出处\n每个回答都标出引用的原文段落与行号，可在右侧原文中核对。")
+        turns = gr.State([], time_to_live=STATE_TTL_SECONDS)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=420):
+                chatbot = gr.Chatbot(
+                    label="对话 / Chat",
+                    show_label=False,
+                    height="64vh",
+                    min_height=420,
+                    buttons=[],
+                    feedback_options=None,
+                    latex_delimiters=[],
+                    allow_tags=False,
+                    sanitize_html=True,
+                    layout="bubble",
+                    placeholder="在下面输入问题，或点一个示例。<br>Type a question below, or pick an example.",
+                    elem_id="qa-chat",
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        placeholder="输入问题… / Ask a question…",
+                        show_label=False,
+                        lines=1,
+                        max_lines=4,
+                        scale=6,
+                        autofocus=True,
+                        elem_id="qa-input",
+                    )
+                    send = gr.Button("发送 Send", variant="primary", scale=1, min_width=90, elem_id="qa-send")
+                    clear = gr.Button("清空 Clear", scale=1, min_width=90, elem_id="qa-clear")
+                examples = gr.Examples(
+                    examples=[[q] for q in EXAMPLES],
+                    inputs=[box],
+                    label="示例问题 / Examples",
+                    api_visibility="private",
+                )
+                with gr.Accordion("设置 / Settings", open=False), gr.Row():
+                    top_k = gr.Slider(1, MAX_UI_TOP_K, value=DEFAULT_TOP_K, step=1, label="引用段落数 top-k")
+                    mode = gr.Radio(MODE_CHOICES, value="hybrid", label="检索方式 / retrieval mode")
+                    show_score = gr.Checkbox(False, label="显示分数 / show scores")
+            with gr.Column(scale=2, min_width=320), gr.Tab("原文 / Article"):
+                doc = gr.Dropdown(
+                    doc_ids,
+                    value=doc_ids[0] if doc_ids else None,
+                    label="文档 / document",
+                    visible=len(doc_ids) > 1,
+                )
+                raw = gr.Checkbox(False, label="显示原始行 / show raw lines (as in the file)")
+                article = gr.HTML(
+                    svc.article([], False, doc_ids[0] if doc_ids else None),
+                    js_on_load=SCROLL_TO_CITED,
+                    elem_id="qa-article",
+                )
+
+        ask_io: dict[str, Any] = {
+            "inputs": [box, turns, top_k, mode, show_score, raw, doc],
+            "outputs": [box, chatbot, turns, article, doc],
+        }
+        gr.on([box.submit, send.click], svc.respond, **ask_io, **private)
+        examples.load_input_event.then(svc.respond, **ask_io, **private)  # a click on an example asks it
+        clear.click(svc.clear, inputs=[raw, doc], outputs=[chatbot, turns, box, article], **private)
+        # the Chatbot's own trash icon empties only its display: drop the turns too
+        chatbot.clear(svc.clear, inputs=[raw, doc], outputs=[chatbot, turns, box, article], **private)
+        show_score.change(svc.rerender, inputs=[turns, show_score], outputs=[chatbot], **private)
+        gr.on([raw.change, doc.change], svc.article, inputs=[turns, raw, doc], outputs=[article], **private)
+        gr.api(svc.api_ask, api_name="ask")
+
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    return demo
+
+
+# ---------------------------------------------------------------- launching
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def auth_from_env() -> tuple[str, str] | None:
+    """(user, password) for Gradio's login when QA_UI_PASSWORD is set."""
+    password = os.environ.get("QA_UI_PASSWORD", "")
+    if not password:
+        return None
+    return os.environ.get("QA_UI_USER", "").strip() or "qa", password
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="ui.py", description="零碳园区问答 chat UI (Gradio).")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--share", action="store_true", help="create a public Gradio share link (off by default)")
+    p.add_argument("--corpus", type=Path, default=None, help="corpus folder (default corpus/)")
+    p.add_argument("--index", type=Path, default=None, help="index folder (default index/)")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Load model and index once, then serve the UI until interrupted."""
+    args = parse_args(argv)
+    auth = auth_from_env()
+    if not is_loopback(args.host) and auth is None:
+        print(
+            f"警告：正在绑定非本机地址 {args.host}，且未设置密码；网络上的任何人都能使用本应用。"
+            "请设置环境变量 QA_UI_PASSWORD（用户名 QA_UI_USER，默认 qa）。\n"
+            f"WARNING: binding {args.host} (not loopback) without a password: anyone on the network can use "
+            "this app. Set QA_UI_PASSWORD (and optionally QA_UI_USER, default 'qa').",
+            file=sys.stderr,
+        )
+    from qa.pipeline import Pipeline, default_corpus_dir
+
+    t0 = time.perf_counter()
+    print("正在加载模型和索引… / Loading model and index…", file=sys.stderr)
+    try:
+        pipe = Pipeline.open(args.corpus, args.index, progress=sys.stderr.isatty())
+        app = create_app(pipe, corpus_dir=args.corpus or default_corpus_dir())
+        pipe.ask(EXAMPLES[0])  # warm-up (jieba, first forward pass) so the first user does not wait
+    except QAError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    print(f"已就绪 / ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    try:
+        app.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth)
+    except KeyboardInterrupt:
+        print("\n已停止 / Stopped", file=sys.stderr)
+    except OSError as e:  # e.g. the port is taken
+        print(f"无法启动服务 / Cannot start the server: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
