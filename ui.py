@@ -452,7 +452,9 @@ def create_app(
     ``documents`` feed the article view; by default the corpus is read again from
     ``corpus_dir`` (or the default corpus folder) with ``qa.corpus.load_corpus``.
     """
-    if documents is None:
+    if documents is None and corpus_dir is None and callable(getattr(pipeline, "documents", None)):
+        documents = pipeline.documents()  # type: ignore[attr-defined]  # exactly the corpus that was indexed
+    if not documents:
         from qa.corpus import load_corpus
         from qa.pipeline import default_corpus_dir
 

@@ -16,9 +16,9 @@ from qa.answer import compose
 from qa.chunking import ChunkingConfig, chunk_documents
 from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
 from qa.errors import QAError
-from qa.index import FORMAT_VERSION, HybridIndex, IndexSettings, faiss_factory_for, read_manifest
+from qa.index import FORMAT_VERSION, HybridIndex, read_manifest
 from qa.retrieve import FusionConfig, Retriever
-from qa.types import MODES, Answer, Hit, Mode
+from qa.types import MODES, Answer, Document, Hit, Mode
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MAX_QUESTION_CHARS = 500
@@ -91,7 +91,7 @@ def ensure_index(
         "chunking": chunking.to_json(),
         "corpus": hashes,
     }
-    reasons = ["forced"] if force else stale_reasons(index_dir, expected)
+    reasons = (["forced"] if force else []) + stale_reasons(index_dir, expected)  # forced: say what else was stale
     previous: HybridIndex | None = None
     if not reasons:
         try:
@@ -105,6 +105,12 @@ def ensure_index(
             previous = None
     t0 = time.perf_counter()
     docs, skipped = load_corpus(corpus_dir)
+    if not docs:  # never replace a working index with an empty one
+        why = "".join(f"\n  - {s.path}: {s.zh} / {s.en}" for s in skipped)
+        raise QAError(
+            f"语料目录 {corpus_dir} 中没有可索引的文本文件（.txt/.md），原有索引保持不变。",
+            f"No indexable text files (.txt/.md) in {corpus_dir}; the previous index is unchanged.{why}",
+        )
     chunks = chunk_documents(docs, chunking)
     index = HybridIndex.build(chunks, encoder, chunking, corpus_hashes=hashes, previous=previous, progress=progress)
     index.save(index_dir)
@@ -146,6 +152,13 @@ class Pipeline:
         self.encoder = encoder
         self.retriever = Retriever(index, lambda q: encoder.encode_queries([q])[0], fusion)
         self.build_report: BuildReport | None = None
+        self.corpus_dir: Path | None = None  # set by open(); lets the UI show what was indexed
+
+    def documents(self) -> list[Document]:
+        """The cleaned documents of the indexed corpus (for the article view)."""
+        if self.corpus_dir is None:
+            return []
+        return load_corpus(self.corpus_dir)[0]
 
     @classmethod
     def open(
@@ -171,6 +184,7 @@ class Pipeline:
         )
         pipe = cls(index, encoder, fusion)
         pipe.build_report = report
+        pipe.corpus_dir = corpus_dir or default_corpus_dir()
         return pipe
 
     def search(self, question: str, top_k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
@@ -195,6 +209,3 @@ def check_mode_and_k(mode: str, top_k: int) -> None:
         )
     if not 1 <= int(top_k) <= MAX_TOP_K:
         raise QAError(f"top-k 应在 1 到 {MAX_TOP_K} 之间。", f"top-k must be between 1 and {MAX_TOP_K}.")
-
-
-__all__ = ["IndexSettings", "Pipeline", "default_corpus_dir", "default_index_dir", "ensure_index", "faiss_factory_for"]
