@@ -29,9 +29,16 @@ class ChunkingConfig:
 
     size: int = 200
     overlap: int = 40
+    paragraphs: bool = False  # never merge text across paragraph breaks
+    min_paragraph: int = 40  # ...except a paragraph this short (a heading) joins the next
 
-    def to_json(self) -> dict[str, int]:
-        return {"size": self.size, "overlap": self.overlap}
+    def to_json(self) -> dict[str, int | bool]:
+        return {
+            "size": self.size,
+            "overlap": self.overlap,
+            "paragraphs": self.paragraphs,
+            "min_paragraph": self.min_paragraph,
+        }
 
 
 def make_splitter(config: ChunkingConfig) -> RecursiveCharacterTextSplitter:
@@ -50,18 +57,44 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+def paragraph_spans(text: str, min_len: int) -> list[tuple[int, int]]:
+    """Spans of paragraphs (lines of the clean text); a short one joins the next."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    pos = 0
+    for line in text.split("\n"):
+        end = pos + len(line)
+        if end - start >= min_len or end == len(text):
+            if text[start:end].strip():
+                spans.append((start, end))
+            start = end + 1
+        pos = end + 1
+    return spans
+
+
+def split_spans(doc: Document, config: ChunkingConfig) -> list[tuple[int, int]]:
+    """Character spans of the chunks of one document, in order."""
+    splitter = make_splitter(config)
+    regions = paragraph_spans(doc.text, config.min_paragraph) if config.paragraphs else [(0, len(doc.text))]
+    spans = []
+    for r_start, r_end in regions:
+        region = doc.text[r_start:r_end]
+        cursor = 0
+        for piece in splitter.split_text(region):
+            start = region.find(piece, cursor)
+            if start < 0:  # the splitter never reorders, so this only guards odd whitespace
+                start = region.find(piece)
+            cursor = start + 1
+            spans.append((r_start + start, r_start + start + len(piece)))
+    return spans
+
+
 def chunk_document(doc: Document, config: ChunkingConfig = ChunkingConfig()) -> list[Chunk]:
     """Split one document; chunk ids depend only on the document id and chunk text."""
-    pieces = make_splitter(config).split_text(doc.text)
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
-    cursor = 0
-    for piece in pieces:
-        start = doc.text.find(piece, cursor)
-        if start < 0:  # the splitter never reorders, so this only guards odd whitespace
-            start = doc.text.find(piece)
-        end = start + len(piece)
-        cursor = start + 1
+    for start, end in split_spans(doc, config):
+        piece = doc.text[start:end]
         simplified = doc.simplified[start:end]
         base = f"{doc.doc_id}#{text_hash(simplified)[:10]}"
         seen[base] = seen.get(base, 0) + 1

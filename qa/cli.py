@@ -152,7 +152,12 @@ def corpus_check(corpus_dir: Path | None, as_json: bool) -> None:
 # ---------------------------------------------------------------- qa ask
 @main.command("ask")
 @click.argument("question", required=False)
-@click.option("--file", "questions_file", type=click.File("r", encoding="utf-8"), help="One question per line.")
+@click.option(
+    "--file",
+    "questions_file",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="One question per line (any common encoding; - for stdin).",
+)
 @click.option("--top-k", default=3, show_default=True, type=int, help="How many passages to cite.")
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (JSON Lines with --file).")
@@ -161,7 +166,7 @@ def corpus_check(corpus_dir: Path | None, as_json: bool) -> None:
 @friendly_errors
 def ask(
     question: str | None,
-    questions_file: Any,
+    questions_file: Path | None,
     top_k: int,
     mode: str,
     as_json: bool,
@@ -174,10 +179,10 @@ def ask(
     if question is None and questions_file is None:
         raise QAError("请给出问题，或用 --file 指定问题文件。", "Give a question, or a questions file with --file.")
     check_mode_and_k(mode, top_k)
+    questions = [question] if question is not None else read_questions(questions_file)  # type: ignore[arg-type]
     pipe = Pipeline.open(corpus_dir, index_dir, progress=sys.stderr.isatty())
     if pipe.build_report and pipe.build_report.rebuilt:
-        click.echo(f"(索引已重建 / index rebuilt: {', '.join(pipe.build_report.reasons)})", err=True)
-    questions = [question] if question is not None else [line.rstrip("\n") for line in questions_file]
+        click.echo(f"(索引已重建 / index rebuilt: {describe_reasons(pipe.build_report.reasons)})", err=True)
     for q in questions:
         if questions_file is not None and not q.strip():
             continue
@@ -192,6 +197,19 @@ def ask(
             click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
         else:
             click.echo(render_text(answer))
+
+
+def read_questions(path: Path) -> list[str]:
+    """Lines of a questions file, decoded like a corpus file (UTF-8, GBK, Big5 ...)."""
+    from qa.corpus import decode_bytes
+
+    try:
+        data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except OSError as e:
+        raise QAError(
+            f"无法读取问题文件 {path}：{e.strerror}", f"Cannot read the questions file {path}: {e.strerror}"
+        ) from e
+    return decode_bytes(data, str(path)).splitlines() if data.strip() else []
 
 
 def render_text(answer: Any) -> str:

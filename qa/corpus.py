@@ -6,6 +6,8 @@ A bad file never stops the others: it is skipped with a reason in both languages
 from __future__ import annotations
 
 import bisect
+import math
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +20,14 @@ from qa.types import Document
 
 CORRECTIONS_FILE = "corrections.tsv"
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
-MAX_FILE_BYTES = 64 * 1024 * 1024
+# Cleaning holds ~45 bytes of memory per byte of text (the per-character offset map) and
+# takes ~1.2 s/MB here; every part of the index then lives in memory. 16 MB (~700 MB peak,
+# ~30k chunks) is far above any article yet keeps a stray dump from exhausting the machine.
+# Larger files are refused from their size alone, before a byte is read. QA_MAX_FILE_MB overrides.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+LEGACY_ENCODINGS = ("gb18030", "big5hkscs")  # gb18030 is a superset of GBK and GB2312
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # keeps \t \n \r
+_CJK_OR_JUNK = re.compile(f"[{CJK}\ue000-\uf8ff\ufffd]")  # Chinese, private-use and replacement marks
 
 
 @dataclass(frozen=True)
@@ -58,53 +67,107 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     )
 
 
-def decode_bytes(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) first, then a detected Chinese legacy encoding.
+def max_file_bytes() -> int:
+    """The per-file size cap in bytes: ``QA_MAX_FILE_MB`` if set, else MAX_FILE_BYTES."""
+    env = os.environ.get("QA_MAX_FILE_MB", "").strip()
+    try:
+        return int(float(env) * 1024 * 1024) if env else MAX_FILE_BYTES
+    except ValueError:
+        return MAX_FILE_BYTES
 
-    Binary data is refused rather than indexed as noise.
+
+def _looks_binary(sample: bytes) -> bool:
+    """Many NUL bytes mean binary; one or two stray NULs in text are dropped instead."""
+    nul = sample.count(0)
+    return nul > 2 and nul > len(sample) / 1000
+
+
+def chinese_plausibility(text: str) -> tuple[float, float]:
+    """(share of common characters, mean log frequency) over the Chinese-looking characters.
+
+    Text decoded with the wrong legacy codec is full of rare characters, private-use
+    code points or replacement marks, so it scores low on both.
     """
-    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    from qa.normalize import to_simplified
+
+    freq = _char_frequencies()
+    chars = _CJK_OR_JUNK.findall(to_simplified(text[:20000]))
+    if not chars:
+        return 0.0, 0.0
+    common = sum(freq.get(ch, 0) >= 400 for ch in chars)
+    return common / len(chars), sum(math.log1p(freq.get(ch, 0)) for ch in chars) / len(chars)
+
+
+def decode_bytes(data: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM) or UTF-16 with a BOM, else GBK/GB18030 or Big5.
+
+    A legacy file is decoded with each candidate and the one whose characters are common
+    Chinese wins; a UTF-8 file with a few broken bytes keeps U+FFFD marks (``qa corpus
+    check`` reports them). Binary data and text in no known encoding are refused rather
+    than indexed as noise. Control characters (NUL, escape sequences) are removed, so
+    corpus text can never drive a terminal.
+    """
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if not utf16 and _looks_binary(data[:65536]):
         raise QAError(
             f"{name}：看起来是二进制文件（含 NUL 字节），已跳过。", f"{name}: looks binary (NUL bytes); skipped."
         )
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError:
-        pass
-    for enc in ("utf-16",) if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ():
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            pass
-    from charset_normalizer import from_bytes
+        text = _decode_legacy(data, name)
+    return _CONTROL.sub("", text)
 
-    best = from_bytes(data, cp_isolation=["gb18030", "big5", "big5hkscs", "utf_16"]).best()
-    if best is None or best.encoding is None:
-        raise QAError(f"{name}：无法识别文本编码，已跳过。", f"{name}: unknown text encoding; skipped.")
-    text = str(best)
-    if re.search(f"[{CJK}]", text) is None and best.encoding not in ("ascii", "utf_8"):
+
+def _decode_legacy(data: bytes, name: str) -> str:
+    """The most plausible of GB18030 and Big5 (strict), or UTF-8 with a few bad bytes."""
+    candidates: list[tuple[tuple[float, float], str]] = []
+    for enc in LEGACY_ENCODINGS:
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        candidates.append((chinese_plausibility(text), text))
+    text = data.decode("utf-8", errors="replace")
+    if len(re.findall("\ufffd+", text)) <= max(3, len(text) // 1000):  # a few broken spots
+        candidates.append((chinese_plausibility(text), text))
+    plausible = [c for c in candidates if c[0][0] >= 0.8]
+    if not plausible:
         raise QAError(
-            f"{name}：按 {best.encoding} 解码后不是中文文本，已跳过。",
-            f"{name}: decoded as {best.encoding} but is not Chinese text; skipped.",
+            f"{name}：不是 UTF-8、GBK/GB18030 或 Big5 编码的中文文本，已跳过（请转成 UTF-8）。",
+            f"{name}: not Chinese text in UTF-8, GBK/GB18030 or Big5; skipped (convert it to UTF-8).",
         )
-    return text
+    return max(plausible, key=lambda c: c[0][1])[1]
 
 
 def read_text(path: Path) -> str:
-    """Read and decode one corpus file, with clear bilingual errors."""
+    """Read and decode one corpus file, with clear bilingual errors.
+
+    The size is checked before reading and the read is bounded, so a huge (or growing)
+    file costs no memory: it is refused with its size and the limit.
+    """
+    cap = max_file_bytes()
+
+    def too_large(size: int) -> QAError:
+        return QAError(
+            f"{path.name}：文件过大（{size / 1e6:.1f} MB，上限 {cap / 1e6:.1f} MB），已跳过。"
+            "请拆成几个较小的文件，或设置 QA_MAX_FILE_MB。",
+            f"{path.name}: file too large ({size / 1e6:.1f} MB, limit {cap / 1e6:.1f} MB); skipped. "
+            "Split it into smaller files, or set QA_MAX_FILE_MB.",
+        )
+
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise QAError(
-                f"{path.name}：文件过大（{size // 1_000_000} MB，上限 {MAX_FILE_BYTES // 1_000_000} MB），已跳过。",
-                f"{path.name}: file too large ({size // 1_000_000} MB, "
-                f"limit {MAX_FILE_BYTES // 1_000_000} MB); skipped.",
-            )
-        data = path.read_bytes()
+        if size > cap:
+            raise too_large(size)
+        with path.open("rb") as f:
+            data = f.read(cap + 1)
     except FileNotFoundError as e:
         raise QAError(f"{path.name}：文件在读取时消失了。", f"{path.name}: file disappeared while reading.") from e
     except OSError as e:
         raise QAError(f"{path.name}：无法读取（{e.strerror}）。", f"{path.name}: cannot read ({e.strerror}).") from e
+    if len(data) > cap:
+        raise too_large(len(data))
     if not data.strip():
         raise QAError(f"{path.name}：文件为空，已跳过。", f"{path.name}: file is empty; skipped.")
     return decode_bytes(data, path.name)
@@ -115,8 +178,15 @@ def load_corrections(corpus_dir: Path) -> list[Correction]:
     path = corpus_dir / CORRECTIONS_FILE
     if not path.is_file():
         return []
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise QAError(
+            f"{path}：无法读取修正列表（须为 UTF-8 文本）：{e}",
+            f"{path}: cannot read the corrections list (it must be UTF-8 text): {e}",
+        ) from e
     out: list[Correction] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
@@ -160,7 +230,17 @@ def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
         except QAError as e:
             skipped.append(Skipped(rel, e.zh, e.en))
             continue
-        doc = make_document(rel, raw, corrections)
+        try:
+            doc = make_document(rel, raw, corrections)
+        except Exception as e:  # one file that trips the cleaner must not stop the others
+            skipped.append(
+                Skipped(
+                    rel,
+                    f"{rel}：清洗时出错（{type(e).__name__}: {e}），已跳过。",
+                    f"{rel}: cleaning failed ({type(e).__name__}: {e}); skipped.",
+                )
+            )
+            continue
         if not doc.text.strip():
             skipped.append(Skipped(rel, f"{rel}：清洗后没有文本，已跳过。", f"{rel}: no text after cleaning; skipped."))
             continue

@@ -7,20 +7,25 @@ Layout of an index folder::
 
 A build writes a fresh ``.tmp-<id>`` folder, renames it to ``build-<id>`` and only then
 replaces ``manifest.json`` (write to a temp file, then ``os.replace``).  A crash at any
-point leaves the previous manifest pointing at the previous, untouched build.
+point leaves the previous manifest pointing at the previous, untouched build.  Writers
+take an flock on ``.lock`` (released by the kernel if the writer is killed), and the next
+build first deletes what a killed one left behind.  A failed write (a full disk) removes
+its own temp folder and raises a QAError that says the previous index is unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -36,6 +41,8 @@ FORMAT_VERSION = 1
 HNSW_THRESHOLD = 200_000  # below this many chunks exact search is fast enough (see bench/)
 BM25_PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene"}
 TOKENIZER_ID = "jieba-search+stopwords-v1"
+CORE_FILES = ("chunks.jsonl", "vectors.npy", "dense.faiss")
+_BUILD_NAME = re.compile(r"build-[\w-]+")  # what a manifest may point at: never a path
 
 
 class EncoderLike:  # structural type: what the index needs from qa.model.Encoder
@@ -81,14 +88,71 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def fsync_dir(path: Path) -> None:
+    """Make renames inside ``path`` durable (a power cut cannot undo them)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a file so that readers see the old or the new content, never half of it."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One writer at a time per index folder, so no build deletes another's temp folder.
+
+    An flock dies with its process, so a killed build never leaves the folder locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking
+        yield
+        return
+    with (index_dir / ".lock").open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def write_failed(e: BaseException, index_dir: Path, what: str = "索引") -> QAError:
+    """A bilingual message for a failed write; a full disk is named as such.
+
+    numpy and faiss report a short write without an errno ("N requested and M written",
+    faiss: "write error"), so free space is checked too.
+    """
+    free = shutil.disk_usage(index_dir).free if index_dir.is_dir() else -1
+    detail = getattr(e, "strerror", None) or (str(e).strip().splitlines() or [""])[-1][:200] or type(e).__name__
+    full = getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or 0 <= free < 1 << 20
+    en_what = "index" if what == "索引" else "index manifest"
+    if full:
+        return QAError(
+            f"写入{what}失败：磁盘空间不足（{index_dir} 所在磁盘剩余 {max(free, 0) / 1e6:.1f} MB）。"
+            "原有索引保持不变；请释放空间后重新运行 qa index build。",
+            f"Writing the {en_what} failed: the disk is full ({max(free, 0) / 1e6:.1f} MB free at {index_dir}). "
+            "The previous index is unchanged; free some space and run `qa index build` again.",
+        )
+    return QAError(
+        f"写入{what}失败（{detail}），原有索引保持不变。",
+        f"Writing the {en_what} failed ({detail}); the previous index is unchanged.",
+    )
 
 
 def _chunk_to_json(c: Chunk) -> dict[str, Any]:
@@ -205,9 +269,17 @@ class HybridIndex:
     # ------------------------------------------------------------ persistence
     def save(self, index_dir: Path) -> Path:
         """Write a new build folder, then switch the manifest to it; old builds are removed."""
+        try:
+            index_dir.mkdir(parents=True, exist_ok=True)
+            with build_lock(index_dir):
+                return self._save_locked(index_dir)
+        except OSError as e:
+            raise write_failed(e, index_dir) from e
+
+    def _save_locked(self, index_dir: Path) -> Path:
         import faiss
 
-        index_dir.mkdir(parents=True, exist_ok=True)
+        remove_temp_files(index_dir)  # a killed build's leftovers: free their space first
         build_id = f"build-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
         tmp = index_dir / f".tmp-{build_id}"
         try:
@@ -223,14 +295,18 @@ class HybridIndex:
                 if p.is_file():
                     with p.open("rb") as f:
                         os.fsync(f.fileno())
+            for d in [tmp, *(p for p in tmp.rglob("*") if p.is_dir())]:
+                fsync_dir(d)
             final = index_dir / build_id
             os.replace(tmp, final)
-        except OSError as e:
+            fsync_dir(index_dir)
+        except (OSError, RuntimeError, ValueError) as e:  # faiss reports a failed write as RuntimeError
+            error = write_failed(e, index_dir)  # before the clean-up frees the space
             shutil.rmtree(tmp, ignore_errors=True)
-            raise QAError(
-                f"写入索引失败（{e.strerror}），原有索引保持不变。",
-                f"Writing the index failed ({e.strerror}); the previous index is unchanged.",
-            ) from e
+            raise error from e
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         manifest = {
             **asdict(self.settings),
             "build": build_id,
@@ -243,11 +319,9 @@ class HybridIndex:
         try:
             atomic_write_text(index_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
         except OSError as e:
+            error = write_failed(e, index_dir, "索引清单")
             shutil.rmtree(final, ignore_errors=True)
-            raise QAError(
-                f"写入索引清单失败（{e.strerror}），原有索引保持不变。",
-                f"Writing the index manifest failed ({e.strerror}); the previous index is unchanged.",
-            ) from e
+            raise error from e
         remove_stale_builds(index_dir, keep=build_id)
         return final
 
@@ -260,10 +334,16 @@ class HybridIndex:
         manifest = read_manifest(index_dir)
         if manifest is None:
             raise QAError(f"索引不存在：{index_dir}", f"No index at {index_dir}")
-        build = index_dir / str(manifest.get("build", ""))
+        files = manifest.get("files")
+        build_name = str(manifest.get("build", ""))
+        if not isinstance(files, dict) or not set(CORE_FILES) <= files.keys() or not _BUILD_NAME.fullmatch(build_name):
+            raise QAError(
+                "索引清单不完整或格式不对，需要重建。", "The index manifest is incomplete or malformed; rebuild it."
+            )
+        build = index_dir / build_name
         try:
             if verify:
-                for name, digest in manifest["files"].items():
+                for name, digest in files.items():
                     if sha256_file(build / name) != digest:
                         raise QAError(
                             f"索引文件已损坏：{name}（校验和不符）",
@@ -277,7 +357,7 @@ class HybridIndex:
             settings = IndexSettings(**{k: manifest[k] for k in IndexSettings.__dataclass_fields__ if k in manifest})
         except QAError:
             raise
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError, json.JSONDecodeError) as e:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as e:
             raise QAError(f"索引无法读取：{e}", f"Index cannot be read: {e}") from e
         n = manifest.get("n_chunks")
         if not (len(chunks) == n == len(vectors) == dense.ntotal) or vectors.shape[1:] != (settings.dim,):
@@ -293,18 +373,30 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
+    return manifest if isinstance(manifest, dict) else None  # damaged: treated as no index
+
+
+def remove_temp_files(index_dir: Path) -> None:
+    """Delete what killed builds leave: ``.tmp-*`` folders and half-written manifests.
+
+    Call it only while holding ``build_lock``: otherwise it could be another build's.
+    """
+    for p in index_dir.glob(".tmp-*"):
+        shutil.rmtree(p, ignore_errors=True)
+    for p in index_dir.glob(".manifest.json.*.tmp"):
+        with contextlib.suppress(OSError):
+            p.unlink()
 
 
 def remove_stale_builds(index_dir: Path, keep: str) -> None:
     """Delete temp folders of crashed builds and builds no manifest points at."""
-    for p in index_dir.iterdir():
-        if p.is_dir() and p.name != keep and (p.name.startswith(".tmp-") or p.name.startswith("build-")):
+    remove_temp_files(index_dir)
+    for p in index_dir.glob("build-*"):
+        if p.is_dir() and p.name != keep:
             shutil.rmtree(p, ignore_errors=True)
-    for p in index_dir.glob(".manifest.json.*.tmp"):
-        p.unlink(missing_ok=True)
 
 
 def staleness(index_dir: Path, expected: dict[str, Any]) -> list[str]:

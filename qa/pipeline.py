@@ -6,7 +6,6 @@ Opening loads the model and the index once; a missing or stale index is rebuilt
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -16,7 +15,7 @@ from qa.answer import compose
 from qa.chunking import ChunkingConfig, chunk_documents
 from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
 from qa.errors import QAError
-from qa.index import FORMAT_VERSION, HybridIndex, read_manifest
+from qa.index import FORMAT_VERSION, HybridIndex, read_manifest, sha256_file
 from qa.retrieve import FusionConfig, Retriever
 from qa.types import MODES, Answer, Document, Hit, Mode
 
@@ -47,7 +46,7 @@ def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
         paths.append(corpus_dir / CORRECTIONS_FILE)
     for p in paths:
         try:
-            out[p.relative_to(corpus_dir).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+            out[p.relative_to(corpus_dir).as_posix()] = sha256_file(p)  # streamed: bounded memory
         except OSError:
             continue  # vanished or unreadable: load_corpus reports it
     return out

