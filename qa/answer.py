@@ -89,6 +89,14 @@ def question_terms(question: str, idf: Callable[[str], float] | None = None) -> 
     return {t: idf(t) for t in tokens}
 
 
+def sentence_windows(text: str, width: int = 2) -> list[str]:
+    """Runs of ``width`` consecutive sentences: the unit an answer must be found in."""
+    spans = split_sentences(text)
+    if len(spans) <= width:
+        return [text]
+    return [text[spans[i][0] : spans[i + width - 1][1]] for i in range(len(spans) - width + 1)]
+
+
 def coverage(terms: dict[str, float], text: str) -> float:
     """Weighted share of the question's words that occur in the (simplified) text."""
     total = sum(terms.values())
@@ -131,7 +139,7 @@ def should_abstain(
     if not terms or all(_LATIN.match(t) for t in terms):
         # no Chinese content words (e.g. an English question): only the dense match can tell
         return dense_top < rule.strong_dense
-    best_cov = max(coverage(terms, h.chunk.text) for h in hits[:3])
+    best_cov = max(coverage(terms, window) for h in hits[:3] for window in sentence_windows(h.chunk.text))
     if best_cov < rule.min_coverage:
         return True
     if dense_top < rule.off_topic_dense and best_cov < rule.off_topic_coverage:

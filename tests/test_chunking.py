@@ -66,3 +66,16 @@ def test_chunk_ids_are_stable_and_unique() -> None:
     doc = make_document("dup.txt", "同一句話。\n同一句話。")
     ids = [c.chunk_id for c in chunk_document(doc, ChunkingConfig(size=5, overlap=0))]
     assert len(set(ids)) == len(ids)
+
+
+def test_paragraph_mode_never_crosses_a_paragraph_break() -> None:
+    doc = article()
+    chunks = chunk_document(doc, ChunkingConfig(size=700, overlap=140, paragraphs=True))
+    assert all("\n" not in c.text_original for c in chunks)
+    assert len(chunks) == doc.text.count("\n") + 1  # every paragraph of the article fits in one chunk
+
+
+def test_long_paragraph_is_split_inside_itself() -> None:
+    doc = make_document("p.txt", "短段落。\n" + "這是一個很長的句子，" * 60 + "完。")
+    chunks = chunk_document(doc, ChunkingConfig(size=100, overlap=20, paragraphs=True))
+    assert chunks[0].text_original == "短段落。" and len(chunks) > 5
