@@ -63,7 +63,7 @@ class FusionConfig:
     """How hybrid mode combines the two retrievers (chosen by measurement, see README)."""
 
     method: str = "score"  # "score" (weighted min-max) or "rrf"
-    alpha: float = 0.5  # weight of the dense side
+    alpha: float = 0.4  # weight of the dense side (measured: README, "Fusion")
     candidates: int = 50  # how many each side contributes before fusion
     rrf_k: int = 60
 
