@@ -409,12 +409,12 @@ def test_cli_eval_rejects_bad_options(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- real model (slow)
-GOLD_FLOORS = {  # a little under the measured numbers (eval/README.md)
-    "recall@1": 0.0,
-    "recall@3": 0.0,
-    "recall@10": 0.0,
-    "abstain_precision": 0.0,
-    "abstain_recall": 0.0,
+GOLD_FLOORS = {  # a little under the measured numbers (README, "Measurements": 0.924, 0.975, 1.0, 0.692, 0.529)
+    "recall@1": 0.88,
+    "recall@3": 0.95,
+    "recall@10": 0.98,
+    "abstain_precision": 0.6,
+    "abstain_recall": 0.45,
 }
 
 
@@ -431,7 +431,7 @@ def test_gold_set_regression(real_pipeline: Pipeline, tmp_path: Path) -> None:
 
 BENCHMARK_SAMPLE = 200
 BENCHMARK_DISTRACTORS = 100  # extra paragraphs besides the ~180 the sampled questions ask about
-BENCHMARK_FLOORS = {"cmrc2018_dev": 0.0, "drcd_dev": 0.0}  # hybrid recall@1 on the sample
+BENCHMARK_FLOORS = {"cmrc2018_dev": 0.94, "drcd_dev": 0.92}  # hybrid recall@1 on the sample: measured 0.975, 0.955
 
 
 @pytest.mark.slow
