@@ -1,0 +1,1 @@
+"""Speed benchmark of the QA pipeline (``make bench``); see bench/README.md."""
