@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import math
 import os
@@ -35,6 +34,7 @@ import numpy as np
 
 from qa.chunking import ChunkingConfig, text_hash
 from qa.errors import QAError
+from qa.fileio import sha256_file
 from qa.types import Chunk
 
 FORMAT_VERSION = 1
@@ -70,14 +70,6 @@ class IndexSettings:
 def faiss_factory_for(n_chunks: int) -> str:
     """Exact search for small corpora, HNSW graph above the measured threshold."""
     return "Flat" if n_chunks < HNSW_THRESHOLD else "HNSW32"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def library_versions() -> dict[str, str]:

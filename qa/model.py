@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa.errors import QAError
+from qa.fileio import sha256_file
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -358,18 +359,10 @@ def _build_tokenizer(e5: _E5File) -> Tokenizer:
 # --------------------------------------------------------------------------- #
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @functools.lru_cache(maxsize=8)
 def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
     """Hash once per file version per process (the .bin is 70 MB)."""
-    return _sha256(Path(path))
+    return sha256_file(Path(path))
 
 
 def _file_sha(path: Path) -> str:

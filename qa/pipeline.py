@@ -15,7 +15,8 @@ from qa.answer import compose
 from qa.chunking import ChunkingConfig, chunk_documents
 from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
 from qa.errors import QAError
-from qa.index import FORMAT_VERSION, HybridIndex, read_manifest, sha256_file
+from qa.fileio import sha256_file
+from qa.index import FORMAT_VERSION, HybridIndex, read_manifest
 from qa.retrieve import FusionConfig, Retriever
 from qa.types import MODES, Answer, Document, Hit, Mode
 
