@@ -208,18 +208,18 @@ def section_latency(lat: dict[str, Any]) -> list[str]:
         rows.append([d["label"], *[_part(bd[p]) for p in parts]])
     out += _table(["dataset", *parts], rows)
     wi = lat.get("what_if", {})
-    if wi:
+    if wi and not wi.get("error"):
         rows = [
             [
-                k.replace("threads_", ""),
+                k.replace("omp_", "OMP_NUM_THREADS=").replace("_run", ", run "),
                 _f(_get(v, "hybrid", "p50"), 2),
                 _f(_get(v, "hybrid", "p95"), 2),
                 _f(_get(v, "floor", "p50"), 2),
             ]
             for k, v in wi.items()
         ]
-        out += ["What if `torch.set_num_threads(n)` (article, hybrid):", ""]
-        out += _table(["torch threads", "hybrid p50 ms", "hybrid p95 ms", "floor p50 ms"], rows)
+        out += ["What if the query path had one OpenMP thread (fresh processes, alternating; article, hybrid):", ""]
+        out += _table(["arm", "hybrid p50 ms", "hybrid p95 ms", "floor p50 ms"], rows)
     return out
 
 
@@ -379,6 +379,12 @@ def section_scale(sc: dict[str, Any]) -> list[str]:
             ]
         )
     out += _table(["index", "chunks", "build s", "p50 ms", "p95 ms", "recall@10 vs Flat", "bytes/chunk"], rows)
+    for r in sc.get("rows", []):
+        if r.get("ef_sweep"):
+            sweep = ", ".join(
+                f"efSearch {k}: {v['p50']:.3f} ms, R@10 {v['recall@10']:.3f}" for k, v in r["ef_sweep"].items()
+            )
+            out.append(f"- {r['kind']} at {r['n']:,}: {sweep}.")
     for t in sc.get("flat_threshold", []):
         out.append(f"- Flat p50 passes {t['budget_ms']} ms at about {_f(t['flat_crosses_at'], 0)} chunks.")
     out.append("")

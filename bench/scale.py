@@ -150,6 +150,8 @@ def dense_rows(sizes: tuple[int, ...], section: str = "scale") -> list[dict[str,
             if factory != "Flat":
                 row["efSearch"] = int(index.hnsw.efSearch)
                 row["efConstruction"] = int(index.hnsw.efConstruction)
+                if n >= 100_000:
+                    row["ef_sweep"] = ef_sweep(index, queries, truth, search)  # type: ignore[arg-type]
             rows.append(row)
             say(
                 section,
@@ -158,6 +160,22 @@ def dense_rows(sizes: tuple[int, ...], section: str = "scale") -> list[dict[str,
             )
             del index
     return rows
+
+
+def ef_sweep(index: Any, queries: np.ndarray, truth: np.ndarray, search: Any) -> dict[str, Any]:
+    """Search-time efSearch against p50 and recall@10 (a knob qa can turn without rebuilding)."""
+    before = index.hnsw.efSearch
+    out = {}
+    try:
+        for ef in (32, 64, 128, 256):
+            index.hnsw.efSearch = ef
+            times = time_searches(search, list(queries[:LATENCY_QUERIES]))
+            _, found = index.search(queries, 10)
+            recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)]))
+            out[str(ef)] = {"p50": summary_ms(times)["p50"], "recall@10": round(recall, 4)}
+    finally:
+        index.hnsw.efSearch = before
+    return out
 
 
 def cheap_hnsw(xb: np.ndarray, ef_construction: int):  # type: ignore[no-untyped-def]

@@ -316,7 +316,7 @@ def test_refused_question_counts_as_a_miss(squad_file: Path, tmp_path: Path) -> 
 
 
 # ---------------------------------------------------------------- cache
-def test_index_is_cached_and_keyed_by_settings(squad_file: Path, tmp_path: Path) -> None:
+def test_index_is_cached_and_keyed_by_settings(squad_file: Path, tmp_path: Path, monkeypatch) -> None:
     from qa.chunking import ChunkingConfig
 
     ds = ev.load_squad(squad_file)
@@ -327,6 +327,8 @@ def test_index_is_cached_and_keyed_by_settings(squad_file: Path, tmp_path: Path)
     assert info2.cached and info2.path == info1.path and enc.texts_encoded == info1.n_chunks  # no re-embedding
     assert [c.chunk_id for c in second.chunks] == [c.chunk_id for c in first.chunks]
     assert ev.index_key(ds, enc, ChunkingConfig(100, 20)) != ev.index_key(ds, enc, ChunkingConfig())
+    monkeypatch.setattr(ev, "text_code_fingerprint", lambda: "cleaning code changed")
+    assert ev.index_key(ds, enc, ChunkingConfig()) != info1.path.name
     assert info1.path.parent == tmp_path / "indexes"
 
 
