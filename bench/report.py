@@ -89,7 +89,7 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
             f"build faster than peer ({LABELS[n]})",
             ob if pb is not None else None,
             ob is not None and pb is not None and ob < pb,
-            f"{_f(ob, 1, ' s')} vs {_f(pb, 1, ' s')} ({_ratio(pb, ob)} faster)" if ob and pb else "–",
+            f"{_f(ob, 1, ' s')} vs {_f(pb, 1, ' s')} (ours ÷ peer {_ratio(ob, pb)})" if ob and pb else "–",
         )
     return out
 
