@@ -19,7 +19,7 @@ _CJK_RE = re.compile(f"[{CJK}]")
 TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 _SYLLABLE = f"[a-zü]*[{TONE_VOWELS}][a-zü]*"
 # A tone-marked pinyin annotation right after a Chinese character: 務(wù), 強（qiáng）.
-PINYIN_ANNOTATION = re.compile(f"(?<=[{CJK}])[(（]{_SYLLABLE}(?:[ '’]{_SYLLABLE})*[)）]", re.IGNORECASE)
+PINYIN_ANNOTATION = re.compile(f"(?<=[{CJK}])[(（]{_SYLLABLE}(?:[ '’]{_SYLLABLE})*[)）]")
 SENTENCE_END = "。！？!?；;…"
 CLOSERS = "”’」』）)】》\"'"
 PUNCT_WIDTH = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
@@ -105,7 +105,13 @@ def apply_corrections(text: str, offsets: list[int], corrections: Iterable[Corre
 
 def strip_pinyin(text: str, offsets: list[int]) -> tuple[str, list[int]]:
     """Drop tone-marked pinyin annotations; genuine parentheticals such as (ESG) stay."""
-    return _rewrite(text, offsets, PINYIN_ANNOTATION, lambda _m: "")
+
+    def repl(m: re.Match[str]) -> str:
+        # a pinyin syllable has at most 6 letters (zhuang): (Faxaflói) is a name, not pinyin
+        syllables = re.split("[ '’]", m.group()[1:-1])
+        return "" if all(len(x) <= 6 for x in syllables) else m.group()
+
+    return _rewrite(text, offsets, PINYIN_ANNOTATION, repl)
 
 
 def _join_lines(text: str, offsets: list[int]) -> tuple[str, list[int]]:

@@ -117,3 +117,8 @@ def test_match_key_ignores_script_punctuation_space_and_width() -> None:
 def test_crlf_bom_and_control_characters() -> None:
     out = clean("\ufeff第一句。\r\n第二\x00句。\r\n")
     assert out.text == "第一句。\n第二句。"
+
+
+def test_foreign_names_with_accents_are_not_pinyin() -> None:
+    assert clean("法克薩灣（Faxaflói）位於冰島。").text == "法克薩灣（Faxaflói）位於冰島。"
+    assert clean("海灣（faxaflói）。").text == "海灣（faxaflói）。"
