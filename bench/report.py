@@ -306,7 +306,7 @@ def section_cold(c: dict[str, Any]) -> list[str]:
     prof = c.get("profile")
     if prof:
         out += ["Where a cold `qa ask` goes (one fresh process, seconds):", ""]
-        out += _table(["phase", "s"], [[k, _f(v, 2)] for k, v in prof.items()])
+        out += _table(["phase", "s"], [[k, str(v) if isinstance(v, bool) else _f(v, 2)] for k, v in prof.items()])
     return out
 
 
@@ -385,6 +385,8 @@ def section_scale(sc: dict[str, Any]) -> list[str]:
                 f"efSearch {k}: {v['p50']:.3f} ms, R@10 {v['recall@10']:.3f}" for k, v in r["ef_sweep"].items()
             )
             out.append(f"- {r['kind']} at {r['n']:,}: {sweep}.")
+    if sc.get("note"):
+        out.append(f"- Note: {sc['note']}.")
     for t in sc.get("flat_threshold", []):
         out.append(f"- Flat p50 passes {t['budget_ms']} ms at about {_f(t['flat_crosses_at'], 0)} chunks.")
     out.append("")

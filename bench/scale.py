@@ -39,7 +39,7 @@ N_QUERIES = 200
 LATENCY_QUERIES = 100
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 SEED = 0
-HNSW_BUDGET_S = float(os.environ.get("QA_BENCH_HNSW_BUDGET_S", "360"))  # one HNSW build, at most
+HNSW_BUDGET_S = float(os.environ.get("QA_BENCH_HNSW_BUDGET_S", "360"))  # warn when one build takes longer
 CHEAP_EF_CONSTRUCTION = 40
 
 
@@ -116,9 +116,9 @@ def dense_rows(sizes: tuple[int, ...], section: str = "scale") -> list[dict[str,
         truth = None
         plans: list[tuple[str, int | None]] = [("Flat", None), ("HNSW32", None)]
         if per_vector is not None and per_vector * n * 1.15 > HNSW_BUDGET_S:
-            say(section, f"HNSW32 at {n:,}: projected {per_vector * n * 1.15:.0f} s > {HNSW_BUDGET_S} s budget: efC 40")
-            plans[1] = ("HNSW32", CHEAP_EF_CONSTRUCTION)
-        elif n == 100_000 and max(sizes) > n:
+            # qa's own settings all the same: a cheaper build would not say what qa does
+            say(section, f"note: HNSW32 at {n:,} will take about {per_vector * n * 1.15:.0f} s (qa's efConstruction)")
+        if n == 100_000 and max(sizes) > n:
             plans.append(("HNSW32", CHEAP_EF_CONSTRUCTION))  # the trade-off behind the efC proposal
         for factory, ef_construction in plans:
             t0 = time.perf_counter()
@@ -292,7 +292,7 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower right" if ax is ax1 else "upper left")
     fig.suptitle("Scale: synthetic 384-d clustered vectors and Zipf token streams, 2 CPU cores", fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
