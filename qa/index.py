@@ -392,11 +392,3 @@ def remove_stale_builds(index_dir: Path, keep: str) -> None:
     for p in index_dir.glob("build-*"):
         if p.is_dir() and p.name != keep:
             shutil.rmtree(p, ignore_errors=True)
-
-
-def staleness(index_dir: Path, expected: dict[str, Any]) -> list[str]:
-    """Why the stored index does not match ``expected`` settings (empty: it is fresh)."""
-    manifest = read_manifest(index_dir)
-    if manifest is None:
-        return ["missing"]
-    return [key for key, value in expected.items() if manifest.get(key) != value]
