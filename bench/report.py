@@ -225,6 +225,13 @@ def section_latency(lat: dict[str, Any]) -> list[str]:
 
 def section_build(b: dict[str, Any]) -> list[str]:
     out = ["## 2. Index build from scratch", ""]
+    engine = b.get("passage_engine", "torch")
+    out += [
+        f"Passage engine: `{engine}` (`QA_PASSAGE_ENGINE`; fp32 ONNX Runtime unless set), "
+        f"loaded in {_f(b.get('passage_model_load_s'), 1)} s before the clock starts; torch threads "
+        f"{b.get('torch_threads')}.",
+        "",
+    ]
     if b.get("quick_subset"):
         out += ["(`--quick`: SQuAD sets cut to their first 150 paragraphs.)", ""]
     rows = []

@@ -75,6 +75,7 @@ REBUILD_REASONS = {
     "corpus": ("语料文件有变化", "corpus files changed"),
     "model_id": ("索引由另一个嵌入模型建立", "the index was built with another embedding model"),
     "model_fingerprint": ("嵌入模型的权重不同", "the embedding model's weights differ"),
+    "passage_engine": ("段落嵌入引擎不同", "the passage embedding engine differs"),
     "chunking": ("分块参数有变化", "chunking settings changed"),
     "format_version": ("索引格式版本不同", "the index format version differs"),
 }

@@ -48,6 +48,8 @@ METRIC_KEYS = (
     "answer_f1",
     "abstain_precision",
     "abstain_recall",
+    "false_abstain_rate",
+    "missed_abstain_rate",
     "latency_ms_p50",
     "latency_ms_p95",
 )
@@ -321,6 +323,7 @@ def index_key(ds: Dataset, encoder: Any, chunking: ChunkingConfig) -> str:
         "format_version": FORMAT_VERSION,
         "model_id": encoder.model_id,
         "model_fingerprint": encoder.fingerprint,
+        "passage_engine": encoder.passage_engine,
         "chunking": chunking.to_json(),
         "bm25": BM25_PARAMS,
         "tokenizer": TOKENIZER_ID,
@@ -367,6 +370,7 @@ class QueryVectorCache:
         self.encoder = encoder
         self.model_id = encoder.model_id
         self.fingerprint = encoder.fingerprint
+        self.passage_engine = encoder.passage_engine
         self.dim = encoder.dim
         self.vectors: dict[str, np.ndarray] = {}
         self.encoded = 0  # texts sent to the real encoder for vectors
@@ -533,6 +537,10 @@ def aggregate(results: Sequence[QuestionResult], mode: str) -> dict[str, float |
         [res.modes[mode].abstained for res in results], [not res.question.answerable for res in results]
     )
     out["abstain_precision"], out["abstain_recall"] = p, r
+    # Per kind of question: declined though answerable; answered though the text cannot answer.
+    out["false_abstain_rate"] = mean([float(m.abstained) for m in runs])
+    unanswerable = [res.modes[mode].abstained for res in results if not res.question.answerable]
+    out["missed_abstain_rate"] = mean([1.0 - float(a) for a in unanswerable])
     latencies = [m.latency_ms for res in results if (m := res.modes[mode]).latency_ms is not None and not res.error]
     out["latency_ms_p50"] = percentile(latencies, 50)
     out["latency_ms_p95"] = percentile(latencies, 95)

@@ -3,7 +3,7 @@
 Layout of an index folder::
 
     manifest.json        the commit point: settings, corpus hashes, file checksums
-    build-<id>/          chunks.jsonl, vectors.npy, dense.faiss, bm25/
+    build-<id>/          chunks.jsonl, vectors.npy, dense.faiss, bm25/, tokens.jsonl
 
 A build writes a fresh ``.tmp-<id>`` folder, renames it to ``build-<id>`` and only then
 replaces ``manifest.json`` (write to a temp file, then ``os.replace``).  A crash at any
@@ -49,6 +49,7 @@ _BUILD_NAME = re.compile(r"build-[\w-]+")  # what a manifest may point at: never
 class EncoderLike:  # structural type: what the index needs from qa.model.Encoder
     model_id: str
     fingerprint: str
+    passage_engine: str
     dim: int
 
     def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray: ...
@@ -62,6 +63,7 @@ class IndexSettings:
     model_fingerprint: str
     dim: int
     chunking: dict[str, int]
+    passage_engine: str = "torch"  # which runtime embedded the passages (qa.onnx_passages.ENGINES)
     faiss_factory: str = "Flat"
     bm25: dict[str, Any] = field(default_factory=lambda: dict(BM25_PARAMS))
     tokenizer: str = TOKENIZER_ID
@@ -193,6 +195,8 @@ class HybridIndex:
         bm25: Any = None,
         corpus_hashes: dict[str, str] | None = None,
         tokenizer: Callable[[str], list[str]] | None = None,
+        tokens: list[list[str]] | None = None,
+        folder: Path | None = None,
     ) -> None:
         from qa.tokenize import tokenize
 
@@ -202,7 +206,11 @@ class HybridIndex:
         self.corpus_hashes = dict(corpus_hashes or {})
         self.tokenize = tokenizer or tokenize
         self.faiss = faiss_index if faiss_index is not None else _build_faiss(self.vectors, settings.faiss_factory)
-        self.bm25 = bm25 if bm25 is not None else _build_bm25([self.tokenize(c.text) for c in self.chunks])
+        if bm25 is None and tokens is None:
+            tokens = [self.tokenize(c.text) for c in self.chunks]
+        self.tokens = tokens  # BM25 tokens per chunk; a loaded index reads them only when rebuilding
+        self.bm25 = bm25 if bm25 is not None else _build_bm25(tokens or [])
+        self.folder = folder  # the build folder this index was loaded from
         self.reused = 0  # how many vectors the last build took from the previous index
 
     def __len__(self) -> int:
@@ -222,6 +230,18 @@ class HybridIndex:
             df = int(end - indptr[tid])
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
+    def cached_tokens(self) -> dict[str, list[str]]:
+        """BM25 tokens by chunk text hash, for the next build to reuse (tokenising is ~70 % of
+        an incremental build).  Empty when they are unavailable or from another tokenizer."""
+        tokens = self.tokens
+        if tokens is None and self.folder is not None and self.settings.tokenizer == TOKENIZER_ID:
+            # Missing or unreadable (say, a concurrent build removed the folder): tokenise again.
+            with contextlib.suppress(OSError, ValueError), (self.folder / "tokens.jsonl").open(encoding="utf-8") as f:
+                tokens = [json.loads(line) for line in f]
+        if tokens is None or len(tokens) != len(self.chunks) or self.settings.tokenizer != TOKENIZER_ID:
+            return {}
+        return {text_hash(c.text): t for c, t in zip(self.chunks, tokens, strict=True)}
+
     # ------------------------------------------------------------ build
     @classmethod
     def build(
@@ -234,16 +254,22 @@ class HybridIndex:
         progress: bool = True,
         batch_size: int = 32,
     ) -> HybridIndex:
-        """Embed only chunks whose text is new; vectors of unchanged text are reused."""
-        cache: dict[str, np.ndarray] = {}
-        if previous is not None and previous.settings.model_fingerprint == encoder.fingerprint:
-            cache = {text_hash(c.text): previous.vectors[i] for i, c in enumerate(previous.chunks)}
+        """Embed and tokenise only chunks whose text is new; unchanged text reuses both."""
+        from qa.tokenize import tokenize
+
+        hashes = [text_hash(c.text) for c in chunks]
+        known_vectors: dict[str, np.ndarray] = {}
+        if previous is not None and (previous.settings.model_fingerprint, previous.settings.passage_engine) == (
+            encoder.fingerprint,
+            encoder.passage_engine,
+        ):
+            known_vectors = {text_hash(c.text): previous.vectors[i] for i, c in enumerate(previous.chunks)}
+        known_tokens = previous.cached_tokens() if previous is not None else {}
         vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
-        todo = [i for i, c in enumerate(chunks) if text_hash(c.text) not in cache]
-        for i, c in enumerate(chunks):
-            hit = cache.get(text_hash(c.text))
-            if hit is not None:
-                vectors[i] = hit
+        todo = [i for i, h in enumerate(hashes) if h not in known_vectors]
+        for i, h in enumerate(hashes):
+            if h in known_vectors:
+                vectors[i] = known_vectors[h]
         if todo:
             vectors[todo] = encoder.encode_passages(
                 [chunks[i].text for i in todo], batch_size=batch_size, progress=progress
@@ -253,9 +279,12 @@ class HybridIndex:
             model_fingerprint=encoder.fingerprint,
             dim=encoder.dim,
             chunking=chunking.to_json(),
+            passage_engine=encoder.passage_engine,
             faiss_factory=faiss_factory_for(len(chunks)),
         )
-        index = cls(chunks, vectors, settings, corpus_hashes=corpus_hashes)
+        tokens = [known_tokens.get(h) for h in hashes]
+        tokens = [t if t is not None else tokenize(c.text) for c, t in zip(chunks, tokens, strict=True)]
+        index = cls(chunks, vectors, settings, corpus_hashes=corpus_hashes, tokens=tokens)
         index.reused = len(chunks) - len(todo)
         return index
 
@@ -283,6 +312,9 @@ class HybridIndex:
             np.save(tmp / "vectors.npy", self.vectors, allow_pickle=False)
             faiss.write_index(self.faiss, str(tmp / "dense.faiss"))
             self.bm25.save(str(tmp / "bm25"), show_progress=False)
+            if self.tokens is not None:
+                with (tmp / "tokens.jsonl").open("w", encoding="utf-8") as f:
+                    f.writelines(json.dumps(t, ensure_ascii=False) + "\n" for t in self.tokens)
             files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
             for p in tmp.rglob("*"):
                 if p.is_file():
@@ -360,7 +392,9 @@ class HybridIndex:
                 "索引内容不一致（分块数或向量维度不符）。",
                 "Index is inconsistent (chunk count or vector dimension mismatch).",
             )
-        return cls(chunks, vectors, settings, faiss_index=dense, bm25=bm25, corpus_hashes=manifest.get("corpus"))
+        return cls(
+            chunks, vectors, settings, faiss_index=dense, bm25=bm25, corpus_hashes=manifest.get("corpus"), folder=build
+        )
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:

@@ -36,6 +36,7 @@ import numpy as np
 
 from qa.errors import QAError
 from qa.fileio import sha256_file
+from qa.onnx_passages import OnnxPassages, configured_engine
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -714,6 +715,9 @@ class Encoder:
             except (ImportError, OSError, RuntimeError):  # engine cannot run here: torch does it all
                 self._native = None
         self.dim: int = self._native.dim if self._native is not None else self._load().get_embedding_dimension()
+        # Vectors differ slightly between engines, so the index records which one built it.
+        self.passage_engine: str = configured_engine() if self.model_id == DEFAULT_MODEL else "torch"
+        self._onnx: OnnxPassages | None = None
 
     @property
     def query_engine(self) -> str:
@@ -742,7 +746,14 @@ class Encoder:
         return self._encode(texts, self._query_prompt, "query", batch_size, progress)
 
     def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        """Embed passages to index (with the model's passage prompt)."""
+        """Embed passages to index (with the model's passage prompt).
+
+        With an ONNX passage engine, ``batch_size`` is ignored: batches are sized by tokens.
+        """
+        if self.passage_engine != "torch" and texts:
+            if self._onnx is None:
+                self._onnx = OnnxPassages(Path(self.path), self.passage_engine, _PROMPTS["passage"], self._progress)
+            return self._onnx.encode(list(texts), progress=progress)
         self._load()
         return self._encode(texts, self._passage_prompt, "document", batch_size, progress)
 
@@ -770,3 +781,24 @@ class Encoder:
             # A no-op for ours (it ends in Normalize); makes any model cosine-ready.
             emb = torch.nn.functional.normalize(emb.float(), dim=-1)
         return np.ascontiguousarray(emb.cpu().numpy(), dtype=np.float32).reshape(len(texts), -1)
+
+
+def main() -> None:
+    """``python -m qa.model`` (``make model``): convert the bundled model and export its passage engine now.
+
+    Both happen on first use anyway; doing them up front keeps the first question fast.
+    """
+    from qa.onnx_passages import ensure_onnx
+
+    path = prepare_model(progress=True)
+    engine = configured_engine() if configured_model() == DEFAULT_MODEL else "torch"
+    if engine != "torch":
+        ensure_onnx(Path(path), engine, progress=True)
+    print(f"Model ready: {path} (passages: {engine})")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except QAError as exc:
+        raise SystemExit(str(exc)) from None

@@ -88,6 +88,7 @@ def ensure_index(
         "format_version": FORMAT_VERSION,
         "model_id": encoder.model_id,
         "model_fingerprint": encoder.fingerprint,
+        "passage_engine": encoder.passage_engine,
         "chunking": chunking.to_json(),
         "corpus": hashes,
     }

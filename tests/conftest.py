@@ -25,6 +25,7 @@ class FakeEncoder:
 
     model_id = "fake/bag-of-chars"
     fingerprint = "fake-v1"
+    passage_engine = "torch"
     dim = 64
 
     def __init__(self) -> None:

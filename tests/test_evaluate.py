@@ -213,6 +213,7 @@ def test_aggregate_hand_values() -> None:
     assert m["answer_hit@1"] == pytest.approx(1 / 3, abs=1e-4)
     assert m["answer_f1"] == pytest.approx(1 / 3, abs=1e-4)
     assert (m["abstain_precision"], m["abstain_recall"]) == (0.5, 1.0)  # 2 abstained, 1 of them unanswerable
+    assert m["false_abstain_rate"] == pytest.approx(1 / 3, abs=1e-4) and m["missed_abstain_rate"] == 0.0
     assert m["latency_ms_p50"] == 25.0 and m["latency_ms_p95"] == 38.5
     assert precision_recall([True], [True]) == (1.0, 1.0)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.chunking import ChunkingConfig
 from qa.errors import QAError
 from qa.index import HybridIndex, read_manifest
 from qa.pipeline import ensure_index
@@ -43,6 +44,31 @@ def test_changed_corpus_is_stale_and_only_new_text_is_embedded(
     assert report.rebuilt and report.reasons == ["corpus"]
     assert fake_encoder.texts_encoded - before == 1 and report.reused == len(index)
     assert len(index2) == len(index) + 1
+
+
+def test_incremental_build_tokenises_only_new_text(
+    corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BM25 tokens are kept per chunk (tokens.jsonl) and reused by text, like the vectors."""
+    import qa.tokenize
+
+    idx = tmp_path / "idx"
+    ensure_index(corpus_copy, idx, fake_encoder, progress=False)
+    assert "tokens.jsonl" in read_manifest(idx)["files"]
+    seen: list[str] = []
+    real = qa.tokenize.tokenize
+    monkeypatch.setattr(qa.tokenize, "tokenize", lambda text: seen.append(text) or real(text))
+    (corpus_copy / "extra.txt").write_text("新加的一篇短文，講零碳工廠的認證。", encoding="utf-8")
+    index, _ = ensure_index(corpus_copy, idx, fake_encoder, progress=False)
+    assert [c.text for c in index.chunks if c.doc_id == "extra.txt"] == seen  # only the new chunk
+    assert index.tokens == [real(c.text) for c in index.chunks]  # the same as tokenising everything
+
+    # An index without the file (an older build) is tokenised again, not trusted blindly.
+    (idx / read_manifest(idx)["build"] / "tokens.jsonl").unlink()
+    previous = HybridIndex.load(idx, verify=False)
+    seen.clear()
+    rebuilt = HybridIndex.build(index.chunks, fake_encoder, ChunkingConfig(), previous=previous, progress=False)
+    assert len(seen) == len(index.chunks) and rebuilt.tokens == index.tokens
 
 
 def test_other_model_makes_the_index_stale(corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder) -> None:
