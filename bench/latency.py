@@ -156,55 +156,6 @@ def measure_dataset(enc: Any, name: str, n_questions: int | None, quick: bool) -
     return res
 
 
-PROBE = r"""
-import json, sys, time
-from bench.common import load_named, cached_index, open_encoder, summary_ms
-from bench.latency import ask_latencies, encoder_floor, warm_up
-from qa.pipeline import Pipeline
-enc = open_encoder("latency")
-ds = load_named("article")
-questions = [q.question for q in ds.questions]
-pipe = Pipeline(cached_index(ds, enc, "latency"), enc)
-warm_up(pipe, questions)
-times, _ = ask_latencies(pipe, questions, "hybrid")
-print(json.dumps({"hybrid": summary_ms(times), "floor": encoder_floor(enc, runs=100)["encode_queries"]}))
-"""
-
-
-def threads_probe() -> dict[str, Any]:
-    """What-if: one OpenMP thread (``OMP_NUM_THREADS=1``) for the whole query path, A/B/A/B.
-
-    The query engine's OpenMP runtime reads the variable once at load, so each arm is a
-    fresh process (article, hybrid); the arms alternate so both see the same machine.
-    """
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from bench.common import ROOT
-
-    out: dict[str, Any] = {}
-    for rnd in range(2):
-        for arm in ("default", "1"):
-            env = dict(os.environ, PYTHONPATH=str(ROOT))
-            env.pop("OMP_NUM_THREADS", None)
-            if arm == "1":
-                env["OMP_NUM_THREADS"] = "1"
-            res = subprocess.run(
-                [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-            )
-            if res.returncode != 0:
-                return {"error": res.stderr.strip()[-300:]}
-            out[f"omp_{arm}_run{rnd + 1}"] = json.loads(res.stdout.strip().splitlines()[-1])
-            r = out[f"omp_{arm}_run{rnd + 1}"]
-            say(
-                "latency",
-                f"OMP_NUM_THREADS={arm}: article hybrid p50 {r['hybrid']['p50']} ms, p95 {r['hybrid']['p95']}",
-            )
-    return out
-
-
 def run(args: Any) -> dict[str, Any]:
     enc = open_encoder("latency")  # first: nothing may load torch before the query engine (as in `qa ask`)
     import faiss
@@ -219,5 +170,4 @@ def run(args: Any) -> dict[str, Any]:
     say("latency", f"encoder floor (short question): p50 {out['floor']['encode_queries']['p50']} ms")
     out["datasets"]["article"] = measure_dataset(enc, "article", None, args.quick)
     out["datasets"]["cmrc"] = measure_dataset(enc, "cmrc", args.questions, args.quick)
-    out["what_if"] = threads_probe()
     return out

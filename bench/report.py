@@ -207,19 +207,6 @@ def section_latency(lat: dict[str, Any]) -> list[str]:
         bd = d["hybrid_breakdown"]["parts"]
         rows.append([d["label"], *[_part(bd[p]) for p in parts]])
     out += _table(["dataset", *parts], rows)
-    wi = lat.get("what_if", {})
-    if wi and not wi.get("error"):
-        rows = [
-            [
-                k.replace("omp_", "OMP_NUM_THREADS=").replace("_run", ", run "),
-                _f(_get(v, "hybrid", "p50"), 2),
-                _f(_get(v, "hybrid", "p95"), 2),
-                _f(_get(v, "floor", "p50"), 2),
-            ]
-            for k, v in wi.items()
-        ]
-        out += ["What if the query path had one OpenMP thread (fresh processes, alternating; article, hybrid):", ""]
-        out += _table(["arm", "hybrid p50 ms", "hybrid p95 ms", "floor p50 ms"], rows)
     return out
 
 

