@@ -14,7 +14,6 @@ import resource
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -119,15 +118,11 @@ class RssSampler:
 
 # ---------------------------------------------------------------- files
 def atomic_write(path: Path, data: str | bytes) -> None:
-    """Readers see the old or the new file, never half of one."""
+    """Readers see the old or the new file, never half of one (qa's helper, plus the folder)."""
+    from qa.fileio import atomic_write_bytes
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with tmp.open(mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data if isinstance(data, bytes) else data.encode("utf-8"))
 
 
 def write_json(path: Path, obj: Any) -> None:

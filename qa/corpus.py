@@ -9,7 +9,7 @@ import bisect
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -218,18 +218,23 @@ def make_document(doc_id: str, raw: str, corrections: Iterable[Correction] = ())
     )
 
 
+def readable_files(corpus_dir: Path, skipped: list[Skipped]) -> Iterator[tuple[str, str]]:
+    """(relative path, decoded text) of each corpus file; a file that cannot be read is
+    appended to ``skipped`` with its reason instead."""
+    for path in corpus_files(corpus_dir):
+        rel = path.relative_to(corpus_dir).as_posix()
+        try:
+            yield rel, read_text(path)
+        except QAError as e:
+            skipped.append(Skipped(rel, e.zh, e.en))
+
+
 def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
     """Every readable document in the folder, plus the files skipped and why."""
     corrections = load_corrections(corpus_dir)
     docs: list[Document] = []
     skipped: list[Skipped] = []
-    for path in corpus_files(corpus_dir):
-        rel = path.relative_to(corpus_dir).as_posix()
-        try:
-            raw = read_text(path)
-        except QAError as e:
-            skipped.append(Skipped(rel, e.zh, e.en))
-            continue
+    for rel, raw in readable_files(corpus_dir, skipped):
         try:
             doc = make_document(rel, raw, corrections)
         except Exception as e:  # one file that trips the cleaner must not stop the others
@@ -326,12 +331,6 @@ def check_corpus(corpus_dir: Path) -> tuple[list[Suspicious], list[Skipped]]:
     corrections = load_corrections(corpus_dir)
     report: list[Suspicious] = []
     skipped: list[Skipped] = []
-    for path in corpus_files(corpus_dir):
-        rel = path.relative_to(corpus_dir).as_posix()
-        try:
-            raw = read_text(path)
-        except QAError as e:
-            skipped.append(Skipped(rel, e.zh, e.en))
-            continue
+    for rel, raw in readable_files(corpus_dir, skipped):
         report.extend(find_suspicious(rel, raw, corrections))
     return report, skipped

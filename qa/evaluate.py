@@ -12,11 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import re
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +26,8 @@ import numpy as np
 from qa.chunking import ChunkingConfig, chunk_documents
 from qa.corpus import make_document
 from qa.errors import QAError
-from qa.index import BM25_PARAMS, FORMAT_VERSION, TOKENIZER_ID, HybridIndex, atomic_write_text, read_manifest
+from qa.fileio import atomic_write_bytes, atomic_write_text
+from qa.index import BM25_PARAMS, FORMAT_VERSION, TOKENIZER_ID, HybridIndex, read_manifest
 from qa.metrics import char_f1, first_hit_rank, mean, mrr_at_k, ndcg_at_k, percentile, precision_recall, recall_at_k
 from qa.normalize import clean_query, match_key
 from qa.pipeline import PROJECT_ROOT, Pipeline, check_question, corpus_hashes
@@ -628,15 +627,6 @@ def evaluate(
 
 
 # ---------------------------------------------------------------- reports
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def report_json(report: Report) -> dict[str, Any]:
     """The ``--json`` summary plus run details and every question's per-mode outcome."""
     return {
@@ -835,7 +825,7 @@ def write_reports(report: Report, out_dir: Path) -> list[Path]:
         paths = [out_dir / f"{report.dataset}.{ext}" for ext in ("json", "md", "png")]
         atomic_write_text(paths[0], json.dumps(report_json(report), ensure_ascii=False, indent=1) + "\n")
         atomic_write_text(paths[1], report_markdown(report))
-        _atomic_write_bytes(paths[2], report_chart(report))
+        atomic_write_bytes(paths[2], report_chart(report))
     except OSError as e:
         raise QAError(
             f"无法写入评测报告到 {out_dir}：{e.strerror}", f"Cannot write evaluation reports to {out_dir}: {e.strerror}"

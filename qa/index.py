@@ -34,7 +34,7 @@ import numpy as np
 
 from qa.chunking import ChunkingConfig, text_hash
 from qa.errors import QAError
-from qa.fileio import sha256_file
+from qa.fileio import atomic_write_text, fsync_dir, sha256_file
 from qa.types import Chunk
 
 FORMAT_VERSION = 1
@@ -81,31 +81,6 @@ def library_versions() -> dict[str, str]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
     return out
-
-
-def fsync_dir(path: Path) -> None:
-    """Make renames inside ``path`` durable (a power cut cannot undo them)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 @contextlib.contextmanager

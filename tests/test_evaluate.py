@@ -7,6 +7,7 @@ on the gold set and on a sample of each public benchmark.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 
 from qa import evaluate as ev
 from qa.errors import QAError
-from qa.metrics import precision_recall
+from qa.metrics import precision_recall, recall_at_k
 from qa.pipeline import Pipeline
 from qa.types import Chunk
 from tests.conftest import ARTIFACTS, CORPUS, ROOT, SHARED_BENCHMARKS, FakeEncoder
@@ -456,4 +457,12 @@ def test_public_benchmark_sample(real_pipeline: Pipeline, name: str) -> None:
     recall = {mode: report.modes[mode]["recall@1"] or 0.0 for mode in MODES}
     assert report.n == BENCHMARK_SAMPLE
     assert recall["hybrid"] >= BENCHMARK_FLOORS[name], recall
-    assert recall["hybrid"] >= max(recall["dense"], recall["bm25"]), recall
+    # On the full sets hybrid beats both single retrievers (make eval; README). On 200
+    # questions one question is 0.005, so the comparison is paired: hybrid may trail the
+    # better single mode only by sampling noise (2 standard errors of the questions they
+    # disagree on). A broken fusion loses far more (plain RRF: ~70 DRCD questions).
+    top1 = {mode: [recall_at_k(r.modes[mode].hit_ranks, 1) for r in report.results] for mode in MODES}
+    for single in ("dense", "bm25"):
+        wins = sum(h > s for h, s in zip(top1["hybrid"], top1[single], strict=True))
+        losses = sum(h < s for h, s in zip(top1["hybrid"], top1[single], strict=True))
+        assert losses - wins <= 2 * math.sqrt(wins + losses), (single, wins, losses, recall)
