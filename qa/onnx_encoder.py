@@ -155,11 +155,21 @@ class OnnxEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        model = ensure_onnx(folder, engine, progress)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, len(os.sched_getaffinity(0)))
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        for attempt in (1, 2):
+            model = ensure_onnx(folder, engine, progress)
+            try:
+                self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+                break
+            except Exception as exc:  # ORT raises its own types for an unreadable or damaged file
+                if attempt == 2:
+                    raise QAError(
+                        f"无法加载 ONNX 模型 {model}：{exc}。可设 QA_PASSAGE_ENGINE=torch 改用 torch。",
+                        f"Cannot load the ONNX model {model}: {exc}. Set QA_PASSAGE_ENGINE=torch to use torch.",
+                    ) from exc
+                model.unlink(missing_ok=True)  # a damaged cache file: export it again, once
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(_MAX_TOKENS)
         # Dynamic int8 takes one activation scale per tensor, i.e. per batch: a passage's

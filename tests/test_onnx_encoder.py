@@ -120,3 +120,24 @@ def test_bad_query_engine_name_is_a_user_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("QA_QUERY_ENGINE", "gpu")
     with pytest.raises(QAError, match="QA_QUERY_ENGINE"):
         qm.Encoder(progress=False)
+
+
+def test_a_damaged_onnx_file_is_exported_again(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache file that ONNX Runtime cannot read is replaced, not a traceback."""
+    from pathlib import Path
+
+    folder = Path(qm.prepare_model(progress=False))
+    copy = tmp_path / "model"
+    copy.mkdir()
+    (copy / "tokenizer.json").write_bytes((folder / "tokenizer.json").read_bytes())
+    (copy / "onnx").mkdir()
+    (copy / "onnx" / "model.onnx").write_bytes(b"not a model")
+    good = op.ensure_onnx(folder, "onnx", progress=False)
+    monkeypatch.setattr(op, "_export_fp32", lambda src, out: out.symlink_to(good))
+    encoder = op.OnnxEncoder(copy, "onnx", progress=False)
+    assert encoder.encode(["零碳园区"], "passage: ").shape == (1, encoder.dim)
+
+    monkeypatch.setattr(op, "_export_fp32", lambda src, out: out.write_bytes(b"still not a model"))
+    (copy / "onnx" / "model.onnx").unlink()
+    with pytest.raises(QAError, match="QA_PASSAGE_ENGINE=torch"):
+        op.OnnxEncoder(copy, "onnx", progress=False)
