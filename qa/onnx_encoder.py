@@ -112,7 +112,7 @@ def _quantize(src: Path, out: Path) -> None:
 
 
 def ensure_onnx(folder: Path, engine: str, progress: bool = True) -> Path:
-    """The engine's ONNX file in the model folder, exported (and quantised) once (~15 s).
+    """The engine's ONNX file in the model folder, exported (and quantised) once (~25 s).
 
     Work happens in a temp folder next to it and ends with a rename, so a killed
     export leaves no half-written model and concurrent exports both end well.
