@@ -363,16 +363,16 @@ def cached_index(
 # ---------------------------------------------------------------- the run
 class QueryVectorCache:
     """Encoder wrapper: query vectors computed once (in one batched call) and reused by
-    every mode, so a question is not embedded again per mode."""
+    every mode, so a question is not embedded again per mode.  Everything else (model
+    id, fingerprint, engines, dim, passages) is the wrapped encoder's."""
 
     def __init__(self, encoder: Any) -> None:
         self.encoder = encoder
-        self.model_id = encoder.model_id
-        self.fingerprint = encoder.fingerprint
-        self.passage_engine = encoder.passage_engine
-        self.dim = encoder.dim
         self.vectors: dict[str, np.ndarray] = {}
         self.encoded = 0  # texts sent to the real encoder for vectors
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.encoder, name)
 
     def encode_queries(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
@@ -381,9 +381,6 @@ class QueryVectorCache:
             self.vectors.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
             self.encoded += len(missing)
         return np.stack([self.vectors[t] for t in texts])
-
-    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        return self.encoder.encode_passages(texts, batch_size=batch_size, progress=progress)
 
     def time_single(self, text: str) -> float:
         """Milliseconds to embed one query on its own, as ``qa ask`` does (vector discarded)."""

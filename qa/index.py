@@ -205,17 +205,17 @@ class HybridIndex:
             df = int(end - indptr[tid])
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
-    def cached_tokens(self) -> dict[str, list[str]]:
-        """BM25 tokens by chunk text hash, for the next build to reuse (tokenising is ~70 % of
-        an incremental build).  Empty when they are unavailable or from another tokenizer."""
+    def stored_tokens(self) -> list[list[str]]:
+        """BM25 tokens per chunk (aligned with ``chunks``) for the next build to reuse: tokenising
+        is ~70 % of an incremental build.  Empty when unavailable or from another tokenizer."""
+        if self.settings.tokenizer != TOKENIZER_ID:
+            return []
         tokens = self.tokens
-        if tokens is None and self.folder is not None and self.settings.tokenizer == TOKENIZER_ID:
+        if tokens is None and self.folder is not None:
             # Missing or unreadable (say, a concurrent build removed the folder): tokenise again.
             with contextlib.suppress(OSError, ValueError), (self.folder / "tokens.jsonl").open(encoding="utf-8") as f:
                 tokens = [json.loads(line) for line in f]
-        if tokens is None or len(tokens) != len(self.chunks) or self.settings.tokenizer != TOKENIZER_ID:
-            return {}
-        return {text_hash(c.text): t for c, t in zip(self.chunks, tokens, strict=True)}
+        return tokens if tokens is not None and len(tokens) == len(self.chunks) else []
 
     # ------------------------------------------------------------ build
     @classmethod
@@ -234,12 +234,13 @@ class HybridIndex:
 
         hashes = [text_hash(c.text) for c in chunks]
         known_vectors: dict[str, np.ndarray] = {}
-        if previous is not None and (previous.settings.model_fingerprint, previous.settings.passage_engine) == (
-            encoder.fingerprint,
-            encoder.passage_engine,
-        ):
-            known_vectors = {text_hash(c.text): previous.vectors[i] for i, c in enumerate(previous.chunks)}
-        known_tokens = previous.cached_tokens() if previous is not None else {}
+        known_tokens: dict[str, list[str]] = {}
+        if previous is not None:
+            previous_hashes = [text_hash(c.text) for c in previous.chunks]
+            built_with = (previous.settings.model_fingerprint, previous.settings.passage_engine)
+            if built_with == (encoder.fingerprint, encoder.passage_engine):
+                known_vectors = dict(zip(previous_hashes, previous.vectors, strict=True))
+            known_tokens = dict(zip(previous_hashes, previous.stored_tokens(), strict=False))  # [] when unavailable
         vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
         todo = [i for i, h in enumerate(hashes) if h not in known_vectors]
         for i, h in enumerate(hashes):

