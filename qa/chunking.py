@@ -9,6 +9,7 @@ with no punctuation is cut to size.  Length is counted in characters.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -20,6 +21,9 @@ SENTENCE_BOUNDARY = (
     f"(?<=[。！？!?…])(?![{CLOSE_QUOTES}])"  # after a sentence end not followed by a closing quote
     f"|(?<=[。！？!?…][{CLOSE_QUOTES}])"  # or after the closing quote that follows it
 )
+SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』）)]?)?")
+"""A sentence (or clause after ；) with its end punctuation and a closing quote: the unit
+an answer quotes, highlights and, in the index, embeds on its own."""
 SEPARATORS = ["\n\n", "\n", SENTENCE_BOUNDARY, "(?<=[；;])", "(?<=[，,、：:])", "(?<= )", ""]
 
 
@@ -55,6 +59,18 @@ def make_splitter(config: ChunkingConfig) -> RecursiveCharacterTextSplitter:
 def text_hash(text: str) -> str:
     """Content hash used for chunk ids and the embedding cache."""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a passage; end punctuation and a closing quote stay with it."""
+    spans = []
+    for m in SENTENCE.finditer(text):
+        s, e = m.span()
+        while s < e and text[s].isspace():
+            s += 1
+        if e > s:
+            spans.append((s, e))
+    return spans
 
 
 def paragraph_spans(text: str, min_len: int) -> list[tuple[int, int]]:

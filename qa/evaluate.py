@@ -27,7 +27,14 @@ from qa.chunking import ChunkingConfig, chunk_documents
 from qa.corpus import make_document
 from qa.errors import QAError
 from qa.fileio import atomic_write_bytes, atomic_write_text
-from qa.index import BM25_PARAMS, FORMAT_VERSION, TOKENIZER_ID, HybridIndex, read_manifest
+from qa.index import (
+    BM25_PARAMS,
+    FORMAT_VERSION,
+    TOKENIZER_ID,
+    HybridIndex,
+    configured_sentence_vectors,
+    read_manifest,
+)
 from qa.metrics import char_f1, first_hit_rank, mean, mrr_at_k, ndcg_at_k, percentile, precision_recall, recall_at_k
 from qa.normalize import clean_query, match_key
 from qa.pipeline import PROJECT_ROOT, Pipeline, check_question, corpus_hashes
@@ -323,6 +330,7 @@ def index_key(ds: Dataset, encoder: Any, chunking: ChunkingConfig) -> str:
         "model_id": encoder.model_id,
         "model_fingerprint": encoder.fingerprint,
         "passage_engine": encoder.passage_engine,
+        "sentence_vectors": configured_sentence_vectors(),
         "chunking": chunking.to_json(),
         "bm25": BM25_PARAMS,
         "tokenizer": TOKENIZER_ID,
@@ -354,7 +362,14 @@ def cached_index(
         except QAError:
             pass  # corrupted or half-written: rebuild below
     chunks = chunk_documents(ds.documents, chunking)
-    index = HybridIndex.build(chunks, encoder, chunking, corpus_hashes={"data": ds.source_hash}, progress=progress)
+    index = HybridIndex.build(
+        chunks,
+        encoder,
+        chunking,
+        corpus_hashes={"data": ds.source_hash},
+        progress=progress,
+        sentence_vectors=configured_sentence_vectors(),
+    )
     index.save(path)
     info = IndexInfo(path, False, len(ds.documents), len(index), time.perf_counter() - t0, _dir_bytes(path))
     return index, info

@@ -3,7 +3,9 @@
 Layout of an index folder::
 
     manifest.json        the commit point: settings, corpus hashes, file checksums
-    build-<id>/          chunks.jsonl, vectors.npy, dense.faiss, bm25/, tokens.jsonl
+    build-<id>/          chunks.jsonl, vectors.npy, dense.faiss, bm25/, tokens.jsonl,
+                         sentences.npy, sentence_spans.npy, sentence_offsets.npy (a vector
+                         per sentence, its span in its chunk, each chunk's first row)
 
 A build writes a fresh ``.tmp-<id>`` folder, renames it to ``build-<id>`` and only then
 replaces ``manifest.json`` (write to a temp file, then ``os.replace``).  A crash at any
@@ -32,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.chunking import ChunkingConfig, text_hash
+from qa.chunking import ChunkingConfig, split_sentences, text_hash
 from qa.errors import QAError
 from qa.fileio import atomic_write_text, fsync_dir, sha256_file
 from qa.types import Chunk
@@ -43,6 +45,7 @@ BM25_PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene"}
 HNSW_EF_SEARCH = 128  # bench at 10^6 chunks: recall@10 0.924 at 64, 0.970 at 128 (0.35 -> 0.48 ms)
 TOKENIZER_ID = "jieba-search+stopwords-v1"
 CORE_FILES = ("chunks.jsonl", "vectors.npy", "dense.faiss")
+SENTENCE_FILES = ("sentences.npy", "sentence_spans.npy", "sentence_offsets.npy")
 _BUILD_NAME = re.compile(r"build-[\w-]+")  # what a manifest may point at: never a path
 
 
@@ -64,10 +67,29 @@ class IndexSettings:
     dim: int
     chunking: dict[str, int]
     passage_engine: str = "torch"  # which runtime embedded the passages (qa.onnx_encoder.ENGINES)
+    sentence_vectors: bool = False  # each sentence embedded on its own, too (indexes before them: none)
     faiss_factory: str = "Flat"
     bm25: dict[str, Any] = field(default_factory=lambda: dict(BM25_PARAMS))
     tokenizer: str = TOKENIZER_ID
     format_version: int = FORMAT_VERSION
+
+
+def configured_sentence_vectors() -> bool:
+    """``$QA_SENTENCE_VECTORS`` (default on): embed every sentence as well as every chunk.
+
+    Sentence vectors let the answer pick its sentence by meaning, not only by shared
+    words (measured in the README); they cost ~0.9x the chunks' embedding time again at
+    build time.  Turn them off for corpora where build time matters more.
+    """
+    value = os.environ.get("QA_SENTENCE_VECTORS", "1").strip().lower()
+    if value in ("", "1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise QAError(
+        f"QA_SENTENCE_VECTORS 只能是 1 或 0，而不是 {value!r}。",
+        f"QA_SENTENCE_VECTORS must be 1 or 0, not {value!r}.",
+    )
 
 
 def faiss_factory_for(n_chunks: int) -> str:
@@ -172,6 +194,7 @@ class HybridIndex:
         tokenizer: Callable[[str], list[str]] | None = None,
         tokens: list[list[str]] | None = None,
         folder: Path | None = None,
+        sentences: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         from qa.tokenize import tokenize
 
@@ -187,6 +210,32 @@ class HybridIndex:
         self.bm25 = bm25 if bm25 is not None else _build_bm25(tokens or [])
         self.folder = folder  # the build folder this index was loaded from
         self.reused = 0  # how many vectors the last build took from the previous index
+        # Sentence vectors (float16: a similarity needs no more), each sentence's span in
+        # its chunk's text, and per chunk i its rows offsets[i]:offsets[i + 1].
+        self.sentences = sentences
+
+    def sentence_scores(self, i: int, query_vector: np.ndarray) -> dict[tuple[int, int], float]:
+        """Cosine of the question to each sentence of chunk ``i``, by span; {} without sentence vectors.
+
+        Keyed by the stored span, so an answer that splits sentences differently (other
+        code) simply finds no score for a sentence, never another sentence's score.
+        """
+        if self.sentences is None:
+            return {}
+        matrix, spans, offsets = self.sentences
+        a, b = int(offsets[i]), int(offsets[i + 1])
+        sims = matrix[a:b].astype(np.float32) @ query_vector.reshape(-1).astype(np.float32)
+        return {(int(s), int(e)): float(x) for (s, e), x in zip(spans[a:b], sims, strict=True)}
+
+    def stored_sentences(self) -> Iterator[tuple[str, np.ndarray]]:
+        """(sentence text, vector) of every stored sentence, for the next build to reuse."""
+        if self.sentences is None:
+            return
+        matrix, spans, offsets = self.sentences
+        for i, c in enumerate(self.chunks):
+            for row in range(int(offsets[i]), int(offsets[i + 1])):
+                s, e = spans[row]
+                yield c.text[int(s) : int(e)], matrix[row]
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -228,40 +277,65 @@ class HybridIndex:
         previous: HybridIndex | None = None,
         progress: bool = True,
         batch_size: int = 32,
+        sentence_vectors: bool = True,
     ) -> HybridIndex:
-        """Embed and tokenise only chunks whose text is new; unchanged text reuses both."""
+        """Embed and tokenise only text that is new; unchanged text reuses both.
+
+        Chunks and (with ``sentence_vectors``) their sentences are embedded in one pass
+        with the passage prompt, so a text's vector is the same whichever it is: a
+        one-sentence chunk is embedded once, and vectors are reused by text hash.
+        """
         from qa.tokenize import tokenize
 
         hashes = [text_hash(c.text) for c in chunks]
-        known_vectors: dict[str, np.ndarray] = {}
+        known_chunks: dict[str, np.ndarray] = {}
+        known_sentences: dict[str, np.ndarray] = {}  # float16: a chunk vector never comes from here
         known_tokens: dict[str, list[str]] = {}
         if previous is not None:
             previous_hashes = [text_hash(c.text) for c in previous.chunks]
             built_with = (previous.settings.model_fingerprint, previous.settings.passage_engine)
             if built_with == (encoder.fingerprint, encoder.passage_engine):
-                known_vectors = dict(zip(previous_hashes, previous.vectors, strict=True))
+                known_chunks = dict(zip(previous_hashes, previous.vectors, strict=True))
+                known_sentences = {**known_chunks, **{text_hash(t): v for t, v in previous.stored_sentences()}}
             known_tokens = dict(zip(previous_hashes, previous.stored_tokens(), strict=False))  # [] when unavailable
-        vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
-        todo = [i for i, h in enumerate(hashes) if h not in known_vectors]
-        for i, h in enumerate(hashes):
-            if h in known_vectors:
-                vectors[i] = known_vectors[h]
+        per_chunk = [split_sentences(c.text) for c in chunks] if sentence_vectors else []
+        todo = {h: c.text for h, c in zip(hashes, chunks, strict=True) if h not in known_chunks}
+        for c, spans in zip(chunks, per_chunk, strict=False):  # per_chunk is [] without sentence vectors
+            for s, e in spans:
+                h = text_hash(c.text[s:e])
+                if h not in known_sentences and h not in todo:
+                    todo[h] = c.text[s:e]
+        fresh: dict[str, np.ndarray] = {}
         if todo:
-            vectors[todo] = encoder.encode_passages(
-                [chunks[i].text for i in todo], batch_size=batch_size, progress=progress
-            )
+            embedded = encoder.encode_passages(list(todo.values()), batch_size=batch_size, progress=progress)
+            fresh = dict(zip(todo, np.asarray(embedded, dtype=np.float32), strict=True))
+        vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
+        for i, h in enumerate(hashes):
+            vectors[i] = known_chunks[h] if h in known_chunks else fresh[h]
+        sentences = None
+        if sentence_vectors:
+            offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+            offsets[1:] = np.cumsum([len(s) for s in per_chunk])
+            matrix = np.zeros((int(offsets[-1]), encoder.dim), dtype=np.float16)
+            rows = [(c.text, span) for c, spans in zip(chunks, per_chunk, strict=True) for span in spans]
+            for row, (text, (s, e)) in enumerate(rows):
+                h = text_hash(text[s:e])
+                matrix[row] = known_sentences[h] if h in known_sentences else fresh[h]
+            all_spans = np.array([span for _, span in rows], dtype=np.int32).reshape(-1, 2)
+            sentences = (matrix, all_spans, offsets)
         settings = IndexSettings(
             model_id=encoder.model_id,
             model_fingerprint=encoder.fingerprint,
             dim=encoder.dim,
             chunking=chunking.to_json(),
             passage_engine=encoder.passage_engine,
+            sentence_vectors=sentence_vectors,
             faiss_factory=faiss_factory_for(len(chunks)),
         )
         tokens = [known_tokens.get(h) for h in hashes]
         tokens = [t if t is not None else tokenize(c.text) for c, t in zip(chunks, tokens, strict=True)]
-        index = cls(chunks, vectors, settings, corpus_hashes=corpus_hashes, tokens=tokens)
-        index.reused = len(chunks) - len(todo)
+        index = cls(chunks, vectors, settings, corpus_hashes=corpus_hashes, tokens=tokens, sentences=sentences)
+        index.reused = sum(h in known_chunks for h in hashes)
         return index
 
     # ------------------------------------------------------------ persistence
@@ -286,6 +360,9 @@ class HybridIndex:
                 for c in self.chunks:
                     f.write(json.dumps(_chunk_to_json(c), ensure_ascii=False) + "\n")
             np.save(tmp / "vectors.npy", self.vectors, allow_pickle=False)
+            if self.sentences is not None:
+                for name, array in zip(SENTENCE_FILES, self.sentences, strict=True):
+                    np.save(tmp / name, array, allow_pickle=False)
             faiss.write_index(self.faiss, str(tmp / "dense.faiss"))
             self.bm25.save(str(tmp / "bm25"), show_progress=False)
             if self.tokens is not None:
@@ -358,6 +435,9 @@ class HybridIndex:
                 dense.hnsw.efSearch = HNSW_EF_SEARCH
             bm25 = bm25s.BM25.load(str(build / "bm25"), show_progress=False, verbosity=0)
             settings = IndexSettings(**{k: manifest[k] for k in IndexSettings.__dataclass_fields__ if k in manifest})
+            sentences = None
+            if settings.sentence_vectors:
+                sentences = tuple(np.load(build / name, allow_pickle=False) for name in SENTENCE_FILES)
         except QAError:
             raise
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as e:
@@ -368,9 +448,34 @@ class HybridIndex:
                 "索引内容不一致（分块数或向量维度不符）。",
                 "Index is inconsistent (chunk count or vector dimension mismatch).",
             )
+        if sentences is not None and not _sentences_fit(sentences, len(chunks), settings.dim):
+            raise QAError(
+                "索引的句子向量与分块不一致。", "Index is inconsistent (sentence vectors do not match the chunks)."
+            )
         return cls(
-            chunks, vectors, settings, faiss_index=dense, bm25=bm25, corpus_hashes=manifest.get("corpus"), folder=build
+            chunks,
+            vectors,
+            settings,
+            faiss_index=dense,
+            bm25=bm25,
+            corpus_hashes=manifest.get("corpus"),
+            folder=build,
+            sentences=sentences,  # type: ignore[arg-type]
         )
+
+
+def _sentences_fit(sentences: tuple[np.ndarray, ...], n_chunks: int, dim: int) -> bool:
+    """One vector and one span per sentence; offsets from 0 to the row count, never backwards."""
+    matrix, spans, offsets = sentences
+    return (
+        matrix.ndim == 2
+        and matrix.shape[1] == dim
+        and spans.shape == (len(matrix), 2)
+        and offsets.shape == (n_chunks + 1,)
+        and int(offsets[0]) == 0
+        and int(offsets[-1]) == len(matrix)
+        and bool(np.all(np.diff(offsets) >= 0))
+    )
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from qa.chunking import ChunkingConfig, chunk_documents
 from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
 from qa.errors import QAError
 from qa.fileio import sha256_file
-from qa.index import FORMAT_VERSION, HybridIndex, read_manifest
+from qa.index import FORMAT_VERSION, HybridIndex, configured_sentence_vectors, read_manifest
 from qa.retrieve import FusionConfig, Retriever
 from qa.types import MODES, Answer, Document, Hit, Mode
 
@@ -84,11 +84,13 @@ def ensure_index(
 ) -> tuple[HybridIndex, BuildReport]:
     """Load the index, or (re)build it when missing, stale, corrupted or forced."""
     hashes = corpus_hashes(corpus_dir)
+    sentence_vectors = configured_sentence_vectors()
     expected = {
         "format_version": FORMAT_VERSION,
         "model_id": encoder.model_id,
         "model_fingerprint": encoder.fingerprint,
         "passage_engine": encoder.passage_engine,
+        "sentence_vectors": sentence_vectors,
         "chunking": chunking.to_json(),
         "corpus": hashes,
     }
@@ -113,7 +115,15 @@ def ensure_index(
             f"No indexable text files (.txt/.md) in {corpus_dir}; the previous index is unchanged.{why}",
         )
     chunks = chunk_documents(docs, chunking)
-    index = HybridIndex.build(chunks, encoder, chunking, corpus_hashes=hashes, previous=previous, progress=progress)
+    index = HybridIndex.build(
+        chunks,
+        encoder,
+        chunking,
+        corpus_hashes=hashes,
+        previous=previous,
+        progress=progress,
+        sentence_vectors=sentence_vectors,
+    )
     index.save(index_dir)
     report = BuildReport(
         rebuilt=True,

@@ -81,10 +81,14 @@ class Retriever:
         self.encode_query = encode_query
         self.fusion = fusion
 
-    def dense_scores(self, query: str, k: int) -> dict[int, float]:
+    def query_vector(self, query: str) -> np.ndarray:
+        return np.asarray(self.encode_query(query), dtype=np.float32).reshape(1, -1)
+
+    def dense_scores(self, query: str, k: int, vector: np.ndarray | None = None) -> dict[int, float]:
+        """Cosine of the best ``k`` chunks (``vector``: the query's, when already embedded)."""
         if len(self.index) == 0:
             return {}
-        q = np.asarray(self.encode_query(query), dtype=np.float32).reshape(1, -1)
+        q = self.query_vector(query) if vector is None else vector
         scores, ids = self.index.faiss.search(q, min(k, len(self.index)))
         return {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
 
@@ -106,7 +110,8 @@ class Retriever:
             raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
         q = clean_query(query)
         pool = max(self.fusion.candidates, top_k_)
-        dense = self.dense_scores(q, pool) if mode in ("hybrid", "dense") else {}
+        vector = self.query_vector(q) if mode in ("hybrid", "dense") and len(self.index) else None
+        dense = self.dense_scores(q, pool, vector) if vector is not None else {}
         sparse = self.bm25_scores(q, pool) if mode in ("hybrid", "bm25") else {}
         if mode == "dense":
             fused = dense
@@ -127,5 +132,6 @@ class Retriever:
                 parts["dense"] = dense[i]
             if i in sparse:
                 parts["bm25"] = sparse[i]
-            hits.append(Hit(chunk=self.index.chunks[i], score=score, rank=rank, scores=parts))
+            sentences = self.index.sentence_scores(i, vector) if vector is not None else {}
+            hits.append(Hit(self.index.chunks[i], score, rank, parts, sentences))
         return hits

@@ -66,6 +66,9 @@ class Hit:
     score: float
     rank: int
     scores: dict[str, float] = field(default_factory=dict)
+    # Dense similarity of the question to each sentence of the chunk, keyed by the
+    # sentence's span in ``chunk.text``; empty without sentence vectors (or in BM25 mode).
+    sentence_scores: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

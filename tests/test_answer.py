@@ -9,9 +9,10 @@ from qa.answer import (
     compose,
     coverage,
     question_terms,
+    rank_sentences,
     should_abstain,
-    split_sentences,
 )
+from qa.chunking import split_sentences
 from qa.types import Chunk, Hit
 
 P14 = (
@@ -31,12 +32,6 @@ def hit(text: str, rank: int = 1, dense: float = 0.85, doc: str = "a.txt", lines
 
     chunk = Chunk(f"{doc}#{rank}", doc, 0, len(text), lines, to_simplified(text), text)
     return Hit(chunk, score=1.0 / rank, rank=rank, scores={"dense": dense, "bm25": 5.0})
-
-
-def test_split_sentences_keeps_end_punctuation_and_quotes() -> None:
-    text = "他說：“很好。”然後走了！第三句；"
-    spans = [text[s:e] for s, e in split_sentences(text)]
-    assert spans == ["他說：“很好。”", "然後走了！", "第三句；"]
 
 
 def test_best_sentence_is_highlighted_and_marked() -> None:
@@ -104,3 +99,44 @@ def test_quantity_in_a_unit_needs_that_unit() -> None:
 
     assert not answer_type_found("零碳园区总投资多少亿元？", [hit(P14)])
     assert answer_type_found("首批有多少个园区？", [hit(P14)])
+
+
+def with_sentence_scores(h: Hit, scores: list[float]) -> Hit:
+    spans = split_sentences(h.chunk.text)
+    return Hit(h.chunk, h.score, h.rank, h.scores, dict(zip(spans, scores, strict=True)))
+
+
+def test_sentence_meaning_chooses_when_no_words_are_shared() -> None:
+    """An English question shares no words with the article: each sentence's own dense
+    similarity picks the answer, not the passage order."""
+    p14 = with_sentence_scores(hit(P14), [0.80, 0.78])
+    p16 = with_sentence_scores(hit(P16, 2, lines=(16, 16)), [0.84])
+    a = compose("Which province set a target for provincial parks?", [p14, p16], "hybrid")
+    assert not a.abstained and a.answer.startswith("浙江等省份") and a.answer.endswith("[2]")
+    s, e = a.citations[1].highlight
+    assert a.citations[1].text_original[s:e] == P16
+    # without sentence scores the better-ranked passage wins the tie
+    assert compose(
+        "Which province set a target for provincial parks?", [hit(P14), hit(P16, 2)], "hybrid"
+    ).answer.endswith("[1]")
+
+
+def test_sentence_meaning_moves_a_choice_but_does_not_override_the_question_words() -> None:
+    first, second = split_sentences(hit(P14).chunk.text)
+    # the first sentence is closer in meaning, but only the second has the asked-for 特点
+    ranked = rank_sentences("首批园区有什么特点？", [with_sentence_scores(hit(P14), [0.90, 0.86])], IDF)
+    assert (ranked[0].start, ranked[0].end) == second  # 特点 is only in the second sentence
+    # a sentence whose score is missing (another split) counts as the least similar
+    partial = Hit(hit(P14).chunk, 1.0, 1, {}, {first: 0.9})
+    ranked = rank_sentences("How many parks?", [partial])
+    assert (ranked[0].start, ranked[0].end) == first
+
+
+def test_an_english_question_with_numbers_is_still_judged_by_its_dense_match() -> None:
+    """ "14th" or "20" are not Chinese words: comparing words across languages would
+    decline every English question that has a number in it."""
+    p1 = "3月5日，十四屆全國人大四次會議開幕，國務院總理李強作政府工作報告。"
+    question = "On what date did the fourth session of the 14th National People's Congress open?"
+    assert not should_abstain(question, [hit(p1, dense=0.76)])
+    assert should_abstain(question, [hit(p1, dense=0.70)])  # a weak match is still declined
+    assert should_abstain("明天北京天气怎么样？", [hit(p1, dense=0.82)])  # Chinese: the words decide

@@ -319,16 +319,20 @@ def test_refused_question_counts_as_a_miss(squad_file: Path, tmp_path: Path) -> 
 
 # ---------------------------------------------------------------- cache
 def test_index_is_cached_and_keyed_by_settings(squad_file: Path, tmp_path: Path, monkeypatch) -> None:
-    from qa.chunking import ChunkingConfig
+    from qa.chunking import ChunkingConfig, split_sentences
 
     ds = ev.load_squad(squad_file)
     enc = FakeEncoder()
     first, info1 = ev.cached_index(ds, enc, cache_root=tmp_path)
-    assert not info1.cached and enc.texts_encoded == info1.n_chunks and info1.bytes > 0
+    texts = {c.text for c in first.chunks} | {c.text[s:e] for c in first.chunks for s, e in split_sentences(c.text)}
+    assert not info1.cached and enc.texts_encoded == len(texts) > info1.n_chunks and info1.bytes > 0
     second, info2 = ev.cached_index(ds, enc, cache_root=tmp_path)
-    assert info2.cached and info2.path == info1.path and enc.texts_encoded == info1.n_chunks  # no re-embedding
+    assert info2.cached and info2.path == info1.path and enc.texts_encoded == len(texts)  # no re-embedding
     assert [c.chunk_id for c in second.chunks] == [c.chunk_id for c in first.chunks]
     assert ev.index_key(ds, enc, ChunkingConfig(100, 20)) != ev.index_key(ds, enc, ChunkingConfig())
+    monkeypatch.setenv("QA_SENTENCE_VECTORS", "0")
+    assert ev.index_key(ds, enc, ChunkingConfig()) != info1.path.name
+    monkeypatch.delenv("QA_SENTENCE_VECTORS")
     monkeypatch.setattr(ev, "text_code_fingerprint", lambda: "cleaning code changed")
     assert ev.index_key(ds, enc, ChunkingConfig()) != info1.path.name
     assert info1.path.parent == tmp_path / "indexes"

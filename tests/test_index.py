@@ -135,3 +135,72 @@ def test_manifest_from_another_format_is_stale(corpus_copy: Path, tmp_path: Path
     (idx / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
     _, report = ensure_index(corpus_copy, idx, fake_encoder, progress=False)
     assert report.reasons == ["format_version"]
+
+
+# ---------------------------------------------------------------- sentence vectors
+def test_every_sentence_has_its_own_vector_and_span(
+    corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    import numpy as np
+
+    from qa.chunking import split_sentences
+
+    index, _ = ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    assert read_manifest(tmp_path / "idx")["sentence_vectors"] is True
+    query = fake_encoder.encode_queries(["首批国家级零碳园区有多少个"])[0]
+    for i, chunk in enumerate(index.chunks):
+        scores = index.sentence_scores(i, query)
+        spans = split_sentences(chunk.text)
+        assert list(scores) == spans  # keyed by span, in order
+        expected = fake_encoder.encode_passages([chunk.text[s:e] for s, e in spans]) @ query
+        np.testing.assert_allclose(list(scores.values()), expected, atol=2e-3)  # float16 storage
+    loaded = HybridIndex.load(tmp_path / "idx")
+    assert all(loaded.sentence_scores(i, query) == index.sentence_scores(i, query) for i in range(len(index)))
+    assert {"sentences.npy", "sentence_spans.npy", "sentence_offsets.npy"} <= set(
+        read_manifest(tmp_path / "idx")["files"]
+    )
+
+
+def test_sentences_are_embedded_once_and_reused_by_text(
+    corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    from qa.chunking import split_sentences
+
+    index, _ = ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    texts = {c.text for c in index.chunks} | {c.text[s:e] for c in index.chunks for s, e in split_sentences(c.text)}
+    assert fake_encoder.texts_encoded == len(texts)  # a one-sentence chunk is embedded once
+    before = fake_encoder.texts_encoded
+    (corpus_copy / "extra.txt").write_text("新加的短文。講零碳工廠的認證。", encoding="utf-8")
+    ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    assert fake_encoder.texts_encoded - before == 3  # the new chunk and its two sentences
+
+
+def test_sentence_vectors_can_be_turned_off(
+    corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, _ = ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    monkeypatch.setenv("QA_SENTENCE_VECTORS", "0")
+    before = fake_encoder.texts_encoded
+    off, report = ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    assert report.reasons == ["sentence_vectors"] and fake_encoder.texts_encoded == before  # all reused
+    assert off.sentences is None and off.sentence_scores(0, index.vectors[0]) == {}
+    assert not set(read_manifest(tmp_path / "idx")["files"]) & {"sentences.npy", "sentence_spans.npy"}
+    monkeypatch.setenv("QA_SENTENCE_VECTORS", "maybe")
+    with pytest.raises(QAError, match="QA_SENTENCE_VECTORS"):
+        ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+
+
+def test_inconsistent_sentence_offsets_are_detected(
+    corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    import numpy as np
+
+    idx = tmp_path / "idx"
+    ensure_index(corpus_copy, idx, fake_encoder, progress=False)
+    build = idx / read_manifest(idx)["build"]
+    offsets = np.load(build / "sentence_offsets.npy")
+    np.save(build / "sentence_offsets.npy", offsets[:-1])
+    with pytest.raises(QAError, match="sentence"):
+        HybridIndex.load(idx, verify=False)
+    _, report = ensure_index(corpus_copy, idx, fake_encoder, progress=False)
+    assert report.rebuilt

@@ -47,6 +47,24 @@ def test_search_returns_ranked_hits_with_component_scores(fake_pipeline: Pipelin
         assert any("bm25" in h.scores and "dense" in h.scores for h in hits)
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_hits_carry_each_sentences_dense_score_when_the_question_is_embedded(
+    fake_pipeline: Pipeline, mode: str
+) -> None:
+    from qa.chunking import split_sentences
+
+    question = "首批国家级零碳园区有多少个"
+    vector = fake_pipeline.encoder.encode_queries([question])[0]
+    for h in fake_pipeline.search(question, top_k=3, mode=mode):
+        if mode == "bm25":  # nothing was embedded: the answer ranks sentences by their words
+            assert h.sentence_scores == {}
+            continue
+        assert list(h.sentence_scores) == split_sentences(h.chunk.text)
+        for (s, e), score in h.sentence_scores.items():
+            expected = float(fake_pipeline.encoder.encode_passages([h.chunk.text[s:e]])[0] @ vector)
+            assert abs(score - expected) < 2e-3
+
+
 def test_bm25_finds_the_52_parks_sentence_in_both_scripts(fake_pipeline: Pipeline) -> None:
     for q in ("首批国家级零碳园区有多少个？", "首批國家級零碳園區有多少個？"):
         top = fake_pipeline.search(q, top_k=1, mode="bm25")[0]
