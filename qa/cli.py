@@ -77,6 +77,10 @@ REBUILD_REASONS = {
     "model_fingerprint": ("嵌入模型的权重不同", "the embedding model's weights differ"),
     "passage_engine": ("段落嵌入引擎不同", "the passage embedding engine differs"),
     "chunking": ("分块参数有变化", "chunking settings changed"),
+    "sentence_vectors": (
+        "句子向量设置有变化（QA_SENTENCE_VECTORS）",
+        "the sentence-vector setting changed (QA_SENTENCE_VECTORS)",
+    ),
     "format_version": ("索引格式版本不同", "the index format version differs"),
 }
 
@@ -102,6 +106,12 @@ def print_build_report(report: Any) -> None:
         f"索引已建立 / Index built: {report.n_docs} documents, {report.n_chunks} chunks, "
         f"{report.n_chunks - report.reused} embedded, {report.reused} reused, {report.seconds:.1f} s"
     )
+    if report.n_sentences:
+        click.echo(f"句子向量 / Sentence vectors: {report.n_sentences}")
+    else:
+        click.echo(
+            "句子向量已关闭 / Sentence vectors off (QA_SENTENCE_VECTORS=0): answers rank sentences by words only"
+        )
     click.echo(f"原因 / Why: {describe_reasons(report.reasons)}")
     if not report.skipped:
         click.echo("没有跳过任何文件 / No files skipped")

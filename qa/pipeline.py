@@ -62,6 +62,7 @@ class BuildReport:
     n_docs: int = 0
     n_chunks: int = 0
     reused: int = 0
+    n_sentences: int = 0  # sentence vectors in the index (0: turned off)
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
 
@@ -131,6 +132,7 @@ def ensure_index(
         n_docs=len(docs),
         n_chunks=len(chunks),
         reused=index.reused,
+        n_sentences=len(index.sentences[0]) if index.sentences is not None else 0,
         seconds=time.perf_counter() - t0,
         skipped=skipped,
     )

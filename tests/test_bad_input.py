@@ -522,6 +522,7 @@ def test_index_build_indexes_the_good_files_and_summarises_the_skipped(tmp_path:
     out = result.stdout
     assert "Traceback" not in out + result.stderr
     assert "Index built: 5 documents" in out  # article, gbk, big5, bom, nul
+    assert re.search(r"Sentence vectors: [1-9]\d*", out), out
     assert f"跳过 {len(expected)} 个文件 / Skipped {len(expected)} file(s):" in out
     for name, reason in expected.items():
         (line,) = [x for x in out.splitlines() if x.startswith(f"  - {name}: ")]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa.chunking import ChunkingConfig
+from qa.cli import describe_reasons
 from qa.errors import QAError
 from qa.index import HybridIndex, read_manifest
 from qa.pipeline import ensure_index
@@ -183,6 +184,7 @@ def test_sentence_vectors_can_be_turned_off(
     before = fake_encoder.texts_encoded
     off, report = ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
     assert report.reasons == ["sentence_vectors"] and fake_encoder.texts_encoded == before  # all reused
+    assert report.n_sentences == 0 and "QA_SENTENCE_VECTORS" in describe_reasons(report.reasons)
     assert off.sentences is None and off.sentence_scores(0, index.vectors[0]) == {}
     assert not set(read_manifest(tmp_path / "idx")["files"]) & {"sentences.npy", "sentence_spans.npy"}
     monkeypatch.setenv("QA_SENTENCE_VECTORS", "maybe")
