@@ -17,7 +17,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ METRIC_KEYS = (
     "abstain_recall",
     "false_abstain_rate",
     "missed_abstain_rate",
+    "withheld_missed_abstain_rate",
     "latency_ms_p50",
     "latency_ms_p95",
 )
@@ -422,6 +423,7 @@ class ModeResult:
     f1: float
     latency_ms: float | None  # None: not in the latency sample
     doc_ranks: list[int] = field(default_factory=list)  # SQuAD: ranks of chunks from the gold paragraph
+    withheld_abstained: bool | None = None  # SQuAD: declined when its paragraph's chunks are withheld?
 
     @property
     def first_rank(self) -> int | None:
@@ -504,6 +506,12 @@ def ask_once(pipe: Pipeline, judge: HitJudge, q: EvalQuestion, mode: Mode, encod
     latency = None if encode_ms is None else elapsed + (encode_ms if mode != "bm25" else 0.0)
     hits = recorder.last
     shown = answer_text(answer)
+    withheld = None
+    if q.gold_doc is not None and q.answerable and not answer.abstained:
+        # The same question over the same ranking minus the paragraph that answers it: an
+        # on-topic question the corpus cannot answer (other paragraphs of the article stay).
+        others = [replace(h, rank=i) for i, h in enumerate((h for h in hits if h.chunk.doc_id != q.gold_doc), 1)]
+        withheld = pipe.answer_from(check_question(q.question)[0], others, mode).abstained
     return ModeResult(
         chunk_ids=[h.chunk.chunk_id for h in hits],
         hit_ranks=[i for i, h in enumerate(hits, 1) if judge.is_hit(q, h.chunk)],
@@ -513,6 +521,7 @@ def ask_once(pipe: Pipeline, judge: HitJudge, q: EvalQuestion, mode: Mode, encod
         f1=char_f1(shown, q.answers) if q.answerable and not answer.abstained else 0.0,
         latency_ms=latency,
         doc_ranks=[i for i, h in enumerate(hits, 1) if q.gold_doc is not None and h.chunk.doc_id == q.gold_doc],
+        withheld_abstained=withheld,
     )
 
 
@@ -552,6 +561,10 @@ def aggregate(results: Sequence[QuestionResult], mode: str) -> dict[str, float |
     out["false_abstain_rate"] = mean([float(m.abstained) for m in runs])
     unanswerable = [res.modes[mode].abstained for res in results if not res.question.answerable]
     out["missed_abstain_rate"] = mean([1.0 - float(a) for a in unanswerable])
+    # SQuAD sets have no unanswerable questions; withholding the answering paragraph makes
+    # some (answered questions only, so this does not count false abstentions twice).
+    withheld = [m.withheld_abstained for m in runs if m.withheld_abstained is not None]
+    out["withheld_missed_abstain_rate"] = mean([1.0 - float(a) for a in withheld])
     latencies = [m.latency_ms for res in results if (m := res.modes[mode]).latency_ms is not None and not res.error]
     out["latency_ms_p50"] = percentile(latencies, 50)
     out["latency_ms_p95"] = percentile(latencies, 95)

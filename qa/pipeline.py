@@ -211,8 +211,13 @@ class Pipeline:
         check_mode_and_k(mode, top_k)
         q, notice = check_question(question)
         hits = self.retriever.search(q, max(top_k, 5), mode)
-        answer = compose(q, hits, mode, max_citations=top_k, notice=notice, idf=self.index.idf)
+        answer = self.answer_from(q, hits, mode, top_k, notice)
         return replace(answer, latency_ms=(time.perf_counter() - t0) * 1000)
+
+    def answer_from(self, question: str, hits: list[Hit], mode: Mode, top_k: int = 3, notice: str = "") -> Answer:
+        """The answer ``ask`` gives from these ranked hits (the eval also passes hits with
+        the answering paragraph withheld, to see whether the bot then declines)."""
+        return compose(question, hits[: max(top_k, 5)], mode, max_citations=top_k, notice=notice, idf=self.index.idf)
 
 
 def check_mode_and_k(mode: str, top_k: int) -> None:

@@ -219,6 +219,46 @@ def test_aggregate_hand_values() -> None:
     assert precision_recall([True], [True]) == (1.0, 1.0)
 
 
+def test_withheld_paragraph_probe_counts_answers_given_without_the_answering_paragraph() -> None:
+    def result(withheld: bool | None) -> ev.QuestionResult:
+        m = mode_result([1], hit=True)
+        m.withheld_abstained = withheld
+        return ev.QuestionResult(ev.EvalQuestion("q", "?", ("x",)), 1, {"hybrid": m})
+
+    m = ev.aggregate([result(True), result(False), result(False), result(None)], "hybrid")
+    assert m["withheld_missed_abstain_rate"] == pytest.approx(2 / 3, abs=1e-4)  # None: not probed
+    assert ev.aggregate([result(None)], "hybrid")["withheld_missed_abstain_rate"] is None
+
+
+def test_withheld_probe_never_sees_the_answering_paragraph(
+    squad_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.pipeline import Pipeline
+
+    calls: list[tuple[list[str], list[int]]] = []
+    real = Pipeline.answer_from
+
+    def recording(self, question, hits, mode, top_k=3, notice=""):  # type: ignore[no-untyped-def]
+        calls.append(([h.chunk.doc_id for h in hits], [h.rank for h in hits]))
+        return real(self, question, hits, mode, top_k, notice)
+
+    monkeypatch.setattr(Pipeline, "answer_from", recording)
+    report, _ = run_fake(ev.load_squad(squad_file), tmp_path, ["hybrid"])
+    pending = iter(calls)
+    probed = 0
+    for r in report.results:  # each question: the answer, then (when it answered) the probe
+        asked, _ = next(pending)
+        m = r.modes["hybrid"]
+        assert (m.withheld_abstained is None) == (m.abstained or not r.question.answerable)
+        if m.withheld_abstained is None:
+            continue
+        docs, ranks = next(pending)
+        assert r.question.gold_doc in asked and r.question.gold_doc not in docs
+        assert ranks == list(range(1, len(ranks) + 1)) and docs
+        probed += 1
+    assert probed and next(pending, None) is None
+
+
 def test_parse_modes() -> None:
     assert ev.parse_modes("bm25, hybrid,bm25") == ["bm25", "hybrid"]
     with pytest.raises(QAError):
