@@ -56,8 +56,7 @@ def build_one(enc: Any, name: str, quick: bool, sentence_vectors: bool = True) -
     """
     from qa.chunking import ChunkingConfig, chunk_documents
     from qa.corpus import load_corpus
-    from qa.evaluate import index_key
-    from qa.index import HybridIndex
+    from qa.evaluate import build_dataset_index, index_key
 
     sw = Stopwatch()
     chunking = ChunkingConfig()
@@ -78,16 +77,8 @@ def build_one(enc: Any, name: str, quick: bool, sentence_vectors: bool = True) -
         path = bench_cache() / "indexes" / index_key(ds, enc, chunking)
         if not sentence_vectors:
             path = path.with_name(path.name + "-chunks-only")
-        with build_timers(sw, enc):
-            index = HybridIndex.build(
-                chunks,
-                enc,
-                chunking,
-                corpus_hashes={"data": ds.source_hash},
-                previous=None,
-                progress=tty(),
-                sentence_vectors=sentence_vectors,
-            )
+        with build_timers(sw, enc):  # times HybridIndex.build inside
+            index = build_dataset_index(ds, chunks, enc, chunking, tty(), sentence_vectors)
             index.save(path)
         total = time.perf_counter() - t0
     chars = sum(len(d.raw) for d in docs)

@@ -345,6 +345,28 @@ def _dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def build_dataset_index(
+    ds: Dataset,
+    chunks: list[Chunk],
+    encoder: Any,
+    chunking: ChunkingConfig,
+    progress: bool = False,
+    sentence_vectors: bool | None = None,
+) -> HybridIndex:
+    """A dataset's index, from scratch; its freshness key is the data's hash (there are no corpus files).
+
+    ``sentence_vectors`` None: as configured (``QA_SENTENCE_VECTORS``).
+    """
+    return HybridIndex.build(
+        chunks,
+        encoder,
+        chunking,
+        corpus_hashes={"data": ds.source_hash},
+        progress=progress,
+        sentence_vectors=configured_sentence_vectors() if sentence_vectors is None else sentence_vectors,
+    )
+
+
 def cached_index(
     ds: Dataset,
     encoder: Any,
@@ -362,15 +384,7 @@ def cached_index(
             return index, info
         except QAError:
             pass  # corrupted or half-written: rebuild below
-    chunks = chunk_documents(ds.documents, chunking)
-    index = HybridIndex.build(
-        chunks,
-        encoder,
-        chunking,
-        corpus_hashes={"data": ds.source_hash},
-        progress=progress,
-        sentence_vectors=configured_sentence_vectors(),
-    )
+    index = build_dataset_index(ds, chunk_documents(ds.documents, chunking), encoder, chunking, progress)
     index.save(path)
     info = IndexInfo(path, False, len(ds.documents), len(index), time.perf_counter() - t0, _dir_bytes(path))
     return index, info
