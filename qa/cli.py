@@ -82,6 +82,8 @@ REBUILD_REASONS = {
         "the sentence-vector setting changed (QA_SENTENCE_VECTORS)",
     ),
     "format_version": ("索引格式版本不同", "the index format version differs"),
+    "bm25": ("BM25 参数有变化", "the BM25 parameters changed"),
+    "tokenizer": ("BM25 分词方式有变化", "the BM25 tokenizer changed"),
 }
 
 

@@ -27,14 +27,7 @@ from qa.chunking import ChunkingConfig, chunk_documents
 from qa.corpus import make_document
 from qa.errors import QAError
 from qa.fileio import atomic_write_bytes, atomic_write_text
-from qa.index import (
-    BM25_PARAMS,
-    FORMAT_VERSION,
-    TOKENIZER_ID,
-    HybridIndex,
-    configured_sentence_vectors,
-    read_manifest,
-)
+from qa.index import HybridIndex, configured_sentence_vectors, read_manifest, required_settings
 from qa.metrics import char_f1, first_hit_rank, mean, mrr_at_k, ndcg_at_k, percentile, precision_recall, recall_at_k
 from qa.normalize import clean_query, match_key
 from qa.pipeline import PROJECT_ROOT, Pipeline, check_question, corpus_hashes
@@ -327,14 +320,7 @@ def index_key(ds: Dataset, encoder: Any, chunking: ChunkingConfig) -> str:
         "data": ds.source_hash,
         "kind": ds.kind,
         "loader": LOADER_VERSION,
-        "format_version": FORMAT_VERSION,
-        "model_id": encoder.model_id,
-        "model_fingerprint": encoder.fingerprint,
-        "passage_engine": encoder.passage_engine,
-        "sentence_vectors": configured_sentence_vectors(),
-        "chunking": chunking.to_json(),
-        "bm25": BM25_PARAMS,
-        "tokenizer": TOKENIZER_ID,
+        **required_settings(encoder, chunking),
     }
     digest = _sha256_bytes(json.dumps(settings, sort_keys=True).encode())[:16]
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", ds.name)[:40] or "dataset"

@@ -92,6 +92,24 @@ def configured_sentence_vectors() -> bool:
     )
 
 
+def required_settings(encoder: EncoderLike, chunking: ChunkingConfig) -> dict[str, Any]:
+    """The manifest values an index must have to serve ``encoder`` and ``chunking`` now.
+
+    One list for both freshness checks: ``ensure_index`` compares it with the manifest,
+    the eval cache hashes it into the folder name.  (The corpus is checked beside it.)
+    """
+    return {
+        "format_version": FORMAT_VERSION,
+        "model_id": encoder.model_id,
+        "model_fingerprint": encoder.fingerprint,
+        "passage_engine": encoder.passage_engine,
+        "sentence_vectors": configured_sentence_vectors(),
+        "chunking": chunking.to_json(),
+        "bm25": BM25_PARAMS,
+        "tokenizer": TOKENIZER_ID,
+    }
+
+
 def faiss_factory_for(n_chunks: int) -> str:
     """Exact search for small corpora, HNSW graph above the measured threshold."""
     return "Flat" if n_chunks < HNSW_THRESHOLD else "HNSW32"

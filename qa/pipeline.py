@@ -16,7 +16,7 @@ from qa.chunking import ChunkingConfig, chunk_documents
 from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
 from qa.errors import QAError
 from qa.fileio import sha256_file
-from qa.index import FORMAT_VERSION, HybridIndex, configured_sentence_vectors, read_manifest
+from qa.index import HybridIndex, read_manifest, required_settings
 from qa.retrieve import FusionConfig, Retriever
 from qa.types import MODES, Answer, Document, Hit, Mode
 
@@ -85,16 +85,7 @@ def ensure_index(
 ) -> tuple[HybridIndex, BuildReport]:
     """Load the index, or (re)build it when missing, stale, corrupted or forced."""
     hashes = corpus_hashes(corpus_dir)
-    sentence_vectors = configured_sentence_vectors()
-    expected = {
-        "format_version": FORMAT_VERSION,
-        "model_id": encoder.model_id,
-        "model_fingerprint": encoder.fingerprint,
-        "passage_engine": encoder.passage_engine,
-        "sentence_vectors": sentence_vectors,
-        "chunking": chunking.to_json(),
-        "corpus": hashes,
-    }
+    expected = {**required_settings(encoder, chunking), "corpus": hashes}
     reasons = (["forced"] if force else []) + stale_reasons(index_dir, expected)  # forced: say what else was stale
     previous: HybridIndex | None = None
     if not reasons:
@@ -123,7 +114,7 @@ def ensure_index(
         corpus_hashes=hashes,
         previous=previous,
         progress=progress,
-        sentence_vectors=sentence_vectors,
+        sentence_vectors=bool(expected["sentence_vectors"]),
     )
     index.save(index_dir)
     report = BuildReport(
