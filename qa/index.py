@@ -316,11 +316,14 @@ class HybridIndex:
                 known_chunks = dict(zip(previous_hashes, previous.vectors, strict=True))
                 known_sentences = {**known_chunks, **{text_hash(t): v for t, v in previous.stored_sentences()}}
             known_tokens = dict(zip(previous_hashes, previous.stored_tokens(), strict=False))  # [] when unavailable
-        per_chunk = [split_sentences(c.text) for c in chunks] if sentence_vectors else []
+        # Each chunk's sentences as (span, text hash): hashed once, for reuse and for the rows.
+        per_chunk = [
+            [((s, e), text_hash(c.text[s:e])) for s, e in split_sentences(c.text)] if sentence_vectors else []
+            for c in chunks
+        ]
         todo = {h: c.text for h, c in zip(hashes, chunks, strict=True) if h not in known_chunks}
-        for c, spans in zip(chunks, per_chunk, strict=False):  # per_chunk is [] without sentence vectors
-            for s, e in spans:
-                h = text_hash(c.text[s:e])
+        for c, sentences_of_chunk in zip(chunks, per_chunk, strict=True):
+            for (s, e), h in sentences_of_chunk:
                 if h not in known_sentences and h not in todo:
                     todo[h] = c.text[s:e]
         fresh: dict[str, np.ndarray] = {}
@@ -332,15 +335,14 @@ class HybridIndex:
             vectors[i] = known_chunks[h] if h in known_chunks else fresh[h]
         sentences = None
         if sentence_vectors:
+            rows = [row for sentences_of_chunk in per_chunk for row in sentences_of_chunk]
             offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
-            offsets[1:] = np.cumsum([len(s) for s in per_chunk])
-            matrix = np.zeros((int(offsets[-1]), encoder.dim), dtype=np.float16)
-            rows = [(c.text, span) for c, spans in zip(chunks, per_chunk, strict=True) for span in spans]
-            for row, (text, (s, e)) in enumerate(rows):
-                h = text_hash(text[s:e])
-                matrix[row] = known_sentences[h] if h in known_sentences else fresh[h]
-            all_spans = np.array([span for _, span in rows], dtype=np.int32).reshape(-1, 2)
-            sentences = (matrix, all_spans, offsets)
+            offsets[1:] = np.cumsum([len(x) for x in per_chunk])
+            matrix = np.zeros((len(rows), encoder.dim), dtype=np.float16)
+            for r, (_, h) in enumerate(rows):
+                matrix[r] = known_sentences[h] if h in known_sentences else fresh[h]
+            spans = np.array([span for span, _ in rows], dtype=np.int32).reshape(-1, 2)
+            sentences = (matrix, spans, offsets)
         settings = IndexSettings(
             model_id=encoder.model_id,
             model_fingerprint=encoder.fingerprint,
