@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup model index run serve test test-load lint format eval bench browser clean
+.PHONY: setup model index run serve test test-load lint format eval eval-reader bench browser clean train-reader
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,16 @@ format: setup
 
 eval: model  ## gold set + CMRC 2018 dev + DRCD dev, reports in eval/reports/
 	$(VENV)/bin/qa eval --dataset eval/gold.jsonl --dataset ../shared/benchmarks/cmrc2018_dev.json --dataset ../shared/benchmarks/drcd_dev.json
+
+eval-reader: model  ## reader on vs off, end to end on the validation split (CMRC, DRCD) and on gold
+	$(VENV)/bin/qa eval --modes hybrid --split val --reader on --out eval/reports/reader-on --dataset eval/gold.jsonl --dataset ../shared/benchmarks/cmrc2018_dev.json --dataset ../shared/benchmarks/drcd_dev.json
+	$(VENV)/bin/qa eval --modes hybrid --split val --reader off --out eval/reports/reader-off --dataset eval/gold.jsonl --dataset ../shared/benchmarks/cmrc2018_dev.json --dataset ../shared/benchmarks/drcd_dev.json
+
+# Reproduces models/reader (about 100 min on 2 cores; resumes from .cache/reader-training if interrupted).
+train-reader: model  ## train the reader on CMRC 2018 dev + DRCD dev (train side of the article split), calibrate, write its card
+	$(PY) -m train.train_reader --epochs 2.6 --lr 1.5e-4 --val-limit 500
+	$(PY) -m train.calibrate_reader
+	$(PY) -m train.model_card
 
 bench: model  ## speed benchmark, results in bench/results/
 	$(PY) -m pip install --quiet -e '.[test,bench]'

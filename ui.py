@@ -1,4 +1,4 @@
-"""The Gradio chat UI: widgets around one ``Pipeline.ask()`` call.
+"""The Gradio chat UI: widgets around one ``Pipeline.run()`` call.
 
 This module builds widgets and turns an ``Answer`` into HTML; it never chunks,
 searches or scores. Everything that comes from the user or the corpus goes through
@@ -28,7 +28,7 @@ import gradio as gr
 
 from qa.errors import QAError
 from qa.normalize import is_traditional, to_simplified, to_traditional
-from qa.types import Answer, Citation, Document, Mode
+from qa.types import Answer, Citation, Document, Mode, Result
 
 log = logging.getLogger("qa.ui")
 
@@ -75,14 +75,20 @@ def line_label(lines: Sequence[int]) -> str:
     return f"第 {first}–{last} 行 · lines {first}–{last}"
 
 
-def passage_html(text: str, highlight: Sequence[int] | None) -> str:
-    """The passage, escaped, with the answering sentence wrapped in <mark>."""
+def passage_html(text: str, highlight: Sequence[int] | None, answer_span: Sequence[int] | None = None) -> str:
+    """The passage, escaped, with the answering sentence wrapped in <mark> and the exact
+    answer inside it in <mark class="qa-span"> (a span outside the sentence is not shown)."""
     if not highlight:
         return esc(text)
     s, e = max(0, int(highlight[0])), min(len(text), int(highlight[1]))
     if e <= s:
         return esc(text)
-    return f"{esc(text[:s])}<mark>{esc(text[s:e])}</mark>{esc(text[e:])}"
+    inner = esc(text[s:e])
+    if answer_span:
+        a, b = int(answer_span[0]), int(answer_span[1])
+        if s <= a < b <= e:
+            inner = f'{esc(text[s:a])}<mark class="qa-span">{esc(text[a:b])}</mark>{esc(text[b:e])}'
+    return f"{esc(text[:s])}<mark>{inner}</mark>{esc(text[e:])}"
 
 
 def answer_text_html(text: str, numbers: set[int]) -> str:
@@ -103,7 +109,7 @@ def answer_text_html(text: str, numbers: set[int]) -> str:
 def citation_html(c: Citation, show_score: bool, mark: bool = True) -> str:
     """One numbered source: document, line range, score, passage with highlight."""
     score = f' <span class="qa-score">相关度 score {c.score:.3f}</span>' if show_score else ""
-    passage = passage_html(c.text, c.highlight if mark else None)
+    passage = passage_html(c.text, c.highlight if mark else None, c.answer_span if mark else None)
     return (
         f'<li class="qa-source" value="{int(c.n)}">'
         f'<div class="qa-meta"><b class="qa-n">{esc(f"[{c.n}]")}</b> '
@@ -122,7 +128,11 @@ def answer_html(answer: Answer, show_score: bool = False) -> str:
     """
     numbers = {c.n for c in answer.citations}
     parts = [f'<div class="qa-answer{" qa-abstained" if answer.abstained else ""}">']
-    parts.append(f'<div class="qa-text">{answer_text_html(answer.answer, numbers)}</div>')
+    text = answer.answer
+    if answer.short_answer and text.startswith(answer.short_answer + "\n"):
+        parts.append(f'<div class="qa-short"><strong>{esc(answer.short_answer)}</strong></div>')
+        text = text[len(answer.short_answer) + 1 :]
+    parts.append(f'<div class="qa-text">{answer_text_html(text, numbers)}</div>')
     if answer.notice:
         parts.append(f'<div class="qa-notice">{esc(answer.notice)}</div>')
     if answer.citations:
@@ -255,6 +265,8 @@ li.qa-source { margin: .45em 0; padding: .45em .6em; border-left: 3px solid var(
 .qa-score { margin-left: .5em; font-variant-numeric: tabular-nums; }
 .qa-passage { font-size: .95em; }
 .qa-passage mark, .qa-answer mark { background: #fff3a3; color: inherit; padding: 0 .1em; border-radius: 2px; }
+.qa-passage mark.qa-span { background: #ffc94d; font-weight: 600; outline: 1px solid #e0a000; }
+.qa-short { font-size: 1.15em; margin-bottom: .25em; }
 .qa-error { color: #b42318; }
 .qa-article { font-size: .92em; line-height: 1.65; max-height: 72vh; overflow-y: auto; }
 .qa-article-title { font-weight: 600; margin-bottom: .4em; }
@@ -361,7 +373,9 @@ class QABlocks(gr.Blocks):
 class Asker(Protocol):
     """What the UI needs from ``qa.pipeline.Pipeline``: one call."""
 
-    def ask(self, question: str, top_k: int = ..., mode: Mode = ...) -> Answer: ...
+    def run(
+        self, question: str, top_k: int = ..., mode: Mode = ..., depth: int = ..., reader: bool = ...
+    ) -> Result: ...
 
 
 class ChatService:
@@ -376,9 +390,9 @@ class ChatService:
         self.views = {d.doc_id: ArticleView.from_document(d) for d in documents}
         self._lock = threading.Lock()
 
-    def ask(self, question: str, top_k: int, mode: str) -> Answer:
+    def ask(self, question: str, top_k: int, mode: str, reader: bool = True) -> Result:
         with self._lock:
-            return self.pipeline.ask(question, top_k=int(top_k), mode=cast(Mode, mode))
+            return self.pipeline.run(question, top_k=int(top_k), mode=cast(Mode, mode), reader=bool(reader))
 
     # -------------------------------------------------------------- event handlers
     def respond(
@@ -390,6 +404,7 @@ class ChatService:
         show_score: bool,
         raw: bool,
         doc_id: str | None,
+        reader: bool = True,
     ) -> tuple[Any, ...]:
         """Send: answer the question, append the turn, re-render chat and article."""
         turns = list(turns or [])
@@ -397,7 +412,7 @@ class ChatService:
         if not question.strip():
             return gr.update(), gr.update(), turns, gr.update(), gr.update()
         try:
-            answer = self.ask(question, int(top_k), mode)
+            answer = self.ask(question, int(top_k), mode, reader).answer
             turn = Turn(question, answer=answer)
         except QAError as e:
             turn = Turn(question, error=str(e))
@@ -433,11 +448,16 @@ class ChatService:
         return [], [], "", self.article([], raw, doc_id)
 
     def api_ask(
-        self, question: str, top_k: int = DEFAULT_TOP_K, mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+        self,
+        question: str,
+        top_k: int = DEFAULT_TOP_K,
+        mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
+        reader: bool = True,
     ) -> dict[str, Any]:
-        """Answer one question; returns the same JSON object as `qa ask --json`."""
+        """Answer one question; returns the same JSON object as `qa ask --json`
+        (``reader``: False gives sentence answers, like ``QA_READER=off``)."""
         try:
-            return self.ask(question, int(top_k), mode).to_json()
+            return self.ask(question, int(top_k), mode, reader).to_json()
         except (TypeError, ValueError):
             raise gr.Error("top-k 应为整数。\ntop-k must be an integer.", print_exception=False) from None
         except QAError as e:
@@ -504,6 +524,9 @@ def create_app(
                     top_k = gr.Slider(1, MAX_UI_TOP_K, value=DEFAULT_TOP_K, step=1, label="引用段落数 top-k")
                     mode = gr.Radio(MODE_CHOICES, value="hybrid", label="检索方式 / retrieval mode")
                     show_score = gr.Checkbox(False, label="显示分数 / show scores")
+                    use_reader = gr.Checkbox(
+                        True, label="精确答案（阅读模型）/ exact answers (reader model)", elem_id="qa-reader"
+                    )
             with gr.Column(scale=2, min_width=320), gr.Tab("原文 / Article"):
                 doc = gr.Dropdown(
                     doc_ids,
@@ -519,7 +542,7 @@ def create_app(
                 )
 
         ask_io: dict[str, Any] = {
-            "inputs": [box, turns, top_k, mode, show_score, raw, doc],
+            "inputs": [box, turns, top_k, mode, show_score, raw, doc, use_reader],
             "outputs": [box, chatbot, turns, article, doc],
         }
         gr.on([box.submit, send.click], svc.respond, **ask_io, **private)

@@ -153,7 +153,36 @@ def measure_dataset(enc: Any, name: str, n_questions: int | None, quick: bool) -
         res["modes"][mode] = {**summary_ms(times), "refused": refused}
         say("latency", f"{name} {mode}: p50 {res['modes'][mode]['p50']} ms, p95 {res['modes'][mode]['p95']} ms")
     res["hybrid_breakdown"] = breakdown(pipe, questions)
+    res["reader"] = reader_latency(index, enc, questions)
     return res
+
+
+def reader_latency(index: Any, enc: Any, questions: list[str]) -> dict[str, Any]:
+    """Hybrid ``Pipeline.run`` with the trained reader: total, retrieve and read milliseconds."""
+    from qa.errors import QAError
+    from qa.pipeline import Pipeline
+    from qa.reader import open_reader
+
+    try:
+        pipe = Pipeline(index, enc, reader=open_reader("on", progress=False))
+    except QAError as e:
+        return {"skipped": e.en}
+    for q in questions[:WARMUP]:
+        with contextlib.suppress(QAError):
+            pipe.run(q)
+    totals, retrieve, read = [], [], []
+    for q in questions:
+        t0 = time.perf_counter()
+        try:
+            result = pipe.run(q)
+        except QAError:
+            continue
+        totals.append(ms_since(t0))
+        retrieve.append(result.timings.retrieve_ms)
+        read.append(result.timings.read_ms)
+    out = {"total": summary_ms(totals), "retrieve_ms": summary_ms(retrieve), "read_ms": summary_ms(read)}
+    say("latency", f"hybrid + reader: p50 {out['total']['p50']} ms, p95 {out['total']['p95']} ms")
+    return out
 
 
 def run(args: Any) -> dict[str, Any]:

@@ -63,6 +63,12 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     p50, p95 = _get(lat, "p50"), _get(lat, "p95")
     add("hybrid warm p50 ≤ 10 ms (article)", p50, p50 is not None and p50 <= 10, _f(p50, 2, " ms"))
     add("hybrid warm p95 ≤ 25 ms (article)", p95, p95 is not None and p95 <= 25, _f(p95, 2, " ms"))
+    reader = _get(s, "latency", "datasets", "article", "reader") or {}
+    rp50, rp95 = _get(reader, "total", "p50"), _get(reader, "total", "p95")
+    add("reader on: ask p50 ≤ 150 ms (article)", rp50, rp50 is not None and rp50 <= 150, _f(rp50, 1, " ms"))
+    add("reader on: ask p95 ≤ 300 ms (article)", rp95, rp95 is not None and rp95 <= 300, _f(rp95, 1, " ms"))
+    ret = _get(reader, "retrieve_ms", "p50")
+    add("reader on: retrieve_ms p50 ≤ 10 ms (article)", ret, ret is not None and ret <= 10, _f(ret, 2, " ms"))
     for n in NAMES:
         cps = _get(build, n, "chars_per_s")
         add(f"build ≥ 3,500 chars/s ({LABELS[n]})", cps, cps is not None and cps >= 3500, _f(cps, 0, " chars/s"))

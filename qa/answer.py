@@ -1,171 +1,23 @@
-"""list[Hit] -> Answer: pick the answering sentences, number the citations, highlight, abstain.
+"""Hits + the reader's Reading -> Answer: the short answer, its sentence, numbered citations.
 
-Sentences are scored, not only chunks: the share of the question's words found in the
-sentence (rarer words weigh more), the question's numbers, the dense similarity of the
-sentence itself to the question (the index embeds every sentence), and the passage's
-rank.  The answer follows the question's script.
-
-Abstaining: dense cosine alone does not separate unanswerable questions (they score
-as high as answerable ones with e5), so the rule asks whether the question's content
-words are actually present in the passages found.  A question whose words are mostly
-absent from every top passage is declined, unless the dense match is very strong
-(which is what carries English or paraphrased questions).
+The reply leads with the reader's exact answer, then the sentence holding it with its
+``[n]`` marker; that sentence is highlighted in the cited passage and the answer is
+marked inside it (``answer_span``). With the heuristic reader (no span) the answer is
+the best sentence(s), as ranked by ``qa.sentence_rank``. The answer follows the
+question's script. No model is imported here.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from qa.chunking import split_sentences
 from qa.normalize import is_traditional, to_simplified, to_traditional
-from qa.tokenize import tokenize
-from qa.types import Answer, Citation, Hit, Mode
+from qa.sentence_rank import AbstainRule, Sentence, heuristic_reading, rank_sentences
+from qa.types import Answer, Citation, Hit, Mode, Reading
 
 NOT_FOUND_SIMPLIFIED = "文章中没有找到相关内容。"
 NOT_FOUND_TRADITIONAL = "文章中沒有找到相關內容。"
-_NUMBER = re.compile(r"\d+(?:[.,/]\d+)*%?")
-_ENGLISH_WORD = re.compile(r"[a-z0-9]*[a-z][a-z0-9]*")  # "congress", "14th"; not "2025", "..", "零碳"
-# Weight of a sentence's own dense similarity, per unit of cosine below the best
-# sentence's. Sentence cosines of one question spread over ~0.02-0.10, so this moves a
-# choice between sentences with similar word overlap. Measured (README, "Answers"):
-# best-sentence hits on 400-question samples rose 271 -> 287 (CMRC), 333 -> 336 (DRCD),
-# and on gold 69 -> 72 of 79; 1-8 all gain, 16+ starts to lose.
-SENTENCE_DENSE_WEIGHT = 4.0
-
-
-# Questions that ask for a time, and what a sentence needs to answer one.
-_TIME_QUESTION = re.compile(
-    r"哪一?年|哪个月|几月|哪一?天|几号|什么时候|何时|什么时间|多久|when\b|what year|what date|which year", re.I
-)
-_TIME_EXPRESSION = re.compile(r"\d+\s*[年月日号]|[今去明前后]年|年[末初底中]|月[末初底中]|\d{4}|世纪|季度|期间")
-# A quantity asked for in a unit of measure the answer must then mention.
-_UNIT_QUESTION = re.compile(r"(?:多少|几)(亿元|万元|美元|元|吨|千瓦|兆瓦|千瓦时|度电|平方米|公顷|亩|公里|人)")
-
-
-@dataclass(frozen=True)
-class AbstainRule:
-    """When to decline; thresholds calibrated on the gold set (see README, "Abstaining").
-
-    - ``min_coverage``: below this idf-weighted share of the question's words found in
-      the best passage, the passages are about something else (or the question asks
-      about a detail the article never mentions);
-    - ``off_topic_dense``/``off_topic_coverage``: a weak dense match with little word
-      overlap is an off-topic question;
-    - ``strong_dense``: for questions without Chinese content words (English), the
-      dense match alone decides.
-    """
-
-    min_coverage: float = 0.1
-    off_topic_dense: float = 0.86
-    off_topic_coverage: float = 0.3
-    strong_dense: float = 0.75
-    check_answer_type: bool = True
-
-
-@dataclass(frozen=True)
-class Sentence:
-    chunk_index: int
-    start: int  # span inside the chunk text
-    end: int
-    score: float  # words + meaning + passage rank: the order of sentences
-    words: float  # words + passage rank only: how well the sentence covers the question
-
-
-def question_terms(question: str, idf: Callable[[str], float] | None = None) -> dict[str, float]:
-    """Content words of the question with weights: corpus idf when known, else word length.
-
-    With idf, words every passage shares (the corpus topic, 零碳园区) say little and
-    words the corpus never uses (补贴) say most about whether it can answer.
-    """
-    tokens = dict.fromkeys(tokenize(question))
-    if idf is None:
-        return {t: float(min(len(t), 4)) for t in tokens}
-    return {t: idf(t) for t in tokens}
-
-
-def sentence_windows(text: str, width: int = 2) -> list[str]:
-    """Runs of ``width`` consecutive sentences: the unit an answer must be found in."""
-    spans = split_sentences(text)
-    if len(spans) <= width:
-        return [text]
-    return [text[spans[i][0] : spans[i + width - 1][1]] for i in range(len(spans) - width + 1)]
-
-
-def coverage(terms: dict[str, float], text: str) -> float:
-    """Weighted share of the question's words that occur in the (simplified) text."""
-    total = sum(terms.values())
-    if not total:
-        return 0.0
-    low = text.lower()
-    return sum(w for t, w in terms.items() if t in low) / total
-
-
-def sentence_score(terms: dict[str, float], numbers: set[str], sentence: str) -> float:
-    score = coverage(terms, sentence)
-    if numbers:
-        score += 0.5 * len(numbers & set(_NUMBER.findall(sentence))) / len(numbers)
-    return score
-
-
-def rank_sentences(question: str, hits: Sequence[Hit], idf: Callable[[str], float] | None = None) -> list[Sentence]:
-    """All sentences of the hits, best first: word overlap, dense similarity, the passage's rank."""
-    terms = question_terms(question, idf)
-    numbers = set(_NUMBER.findall(to_simplified(question)))
-    dense = [h.sentence_scores for h in hits]
-    known = [x for d in dense for x in d.values()]
-    best, worst = (max(known), min(known)) if known else (0.0, 0.0)
-    out = []
-    for i, hit in enumerate(hits):
-        prior = 0.15 / (1 + i)  # ties go to the better-ranked passage
-        for s, e in split_sentences(hit.chunk.text):
-            meaning = SENTENCE_DENSE_WEIGHT * (dense[i].get((s, e), worst) - best)  # 0 for the closest
-            words = sentence_score(terms, numbers, hit.chunk.text[s:e]) + prior
-            out.append(Sentence(i, s, e, words + meaning, words))
-    return sorted(out, key=lambda x: (-x.score, x.chunk_index, x.start))
-
-
-def should_abstain(
-    question: str,
-    hits: Sequence[Hit],
-    rule: AbstainRule = AbstainRule(),
-    idf: Callable[[str], float] | None = None,
-) -> bool:
-    """True when the passages found do not support an answer (see module docstring)."""
-    if not hits:
-        return True
-    terms = question_terms(question, idf)
-    dense_top = max((h.scores.get("dense", 0.0) for h in hits[:3]), default=0.0)
-    words = [t for t in terms if not t.isdigit()]
-    if not terms or (words and all(_ENGLISH_WORD.fullmatch(t) for t in words)):
-        # English words (and numbers: "14th", "20"): words cannot be compared across
-        # languages, so only the dense match can tell
-        return dense_top < rule.strong_dense
-    best_cov = max(coverage(terms, window) for h in hits[:3] for window in sentence_windows(h.chunk.text))
-    if best_cov < rule.min_coverage:
-        return True
-    if dense_top < rule.off_topic_dense and best_cov < rule.off_topic_coverage:
-        return True
-    return rule.check_answer_type and not answer_type_found(question, hits[:3], idf)
-
-
-def answer_type_found(question: str, hits: Sequence[Hit], idf: Callable[[str], float] | None = None) -> bool:
-    """A "when" question needs a time in its best sentence; "多少亿元" needs 亿元 there."""
-    q = to_simplified(question)
-    wants_time = _TIME_QUESTION.search(q) is not None
-    unit = _UNIT_QUESTION.search(q)
-    if not wants_time and unit is None:
-        return True
-    ranked = rank_sentences(question, hits, idf)
-    for s in ranked[:2]:
-        sentence = hits[s.chunk_index].chunk.text[s.start : s.end]
-        if wants_time and _TIME_EXPRESSION.search(sentence) is None:
-            continue
-        if unit is not None and unit.group(1) not in sentence:
-            continue
-        return True
-    return False
 
 
 def in_script(text: str, traditional: bool) -> str:
@@ -176,51 +28,77 @@ def compose(
     question: str,
     hits: Sequence[Hit],
     mode: Mode,
-    latency_ms: float = 0.0,
+    reading: Reading | None = None,
     max_citations: int = 3,
     notice: str = "",
     rule: AbstainRule = AbstainRule(),
     idf: Callable[[str], float] | None = None,
 ) -> Answer:
-    """Build the Answer shown to the user from ranked hits (``idf``: the index's word weights)."""
+    """Build the Answer shown to the user from ranked hits and the reader's reading
+    (None: the heuristic reader's; ``idf``: the index's word weights)."""
+    if reading is None:
+        reading = heuristic_reading(question, hits, rule, idf)
     traditional = is_traditional(question)
-    shown_hits = list(hits[:max_citations])
-    abstained = should_abstain(question, hits, rule, idf)
+    shown = list(range(min(max_citations, len(hits))))
+    span = None if reading.abstained else reading.span
+    if span is not None and span.hit not in shown:
+        shown.append(span.hit)  # the answer's passage is always cited
+    shown_hits = [hits[i] for i in shown]
     ranked = rank_sentences(question, shown_hits, idf)
-    best_in_chunk: dict[int, Sentence] = {}
+    best_in_chunk: dict[int, tuple[int, int]] = {}
     for s in ranked:
-        best_in_chunk.setdefault(s.chunk_index, s)
+        best_in_chunk.setdefault(s.chunk_index, (s.start, s.end))
+    answer_at = shown.index(span.hit) if span is not None else None
+    if span is not None and answer_at is not None:
+        best_in_chunk[answer_at] = sentence_around(hits[span.hit].chunk.text, span.start, span.end)
 
     citations = []
-    for i, hit in enumerate(shown_hits):
-        sent = best_in_chunk.get(i)
+    for k, hit in enumerate(shown_hits):
+        sent = best_in_chunk.get(k)
         citations.append(
             Citation(
-                n=i + 1,
+                n=k + 1,
                 doc=hit.chunk.doc_id,
                 lines=hit.chunk.lines,
                 chunk_id=hit.chunk.chunk_id,
                 score=hit.score,
                 text=in_script(hit.chunk.text_original, traditional),
                 text_original=hit.chunk.text_original,
-                highlight=(sent.start, sent.end) if sent else None,
+                highlight=sent,
+                answer_span=(span.start, span.end) if span is not None and k == answer_at else None,
             )
         )
 
-    if abstained or not ranked:
+    short_answer = None
+    if reading.abstained or not ranked:
         answer_text = NOT_FOUND_TRADITIONAL if traditional else NOT_FOUND_SIMPLIFIED
         abstained = True
+    elif span is not None and answer_at is not None:
+        c = citations[answer_at]
+        short_answer = c.text[span.start : span.end]
+        s, e = best_in_chunk[answer_at]
+        answer_text = f"{short_answer}\n{c.text[s:e]}[{c.n}]"
+        abstained = False
     else:
         answer_text = _answer_text(ranked, citations)
+        abstained = False
     return Answer(
         question=question,
         answer=answer_text,
         abstained=abstained,
         mode=mode,
-        latency_ms=latency_ms,
         citations=tuple(citations),
         notice=notice,
+        short_answer=short_answer,
     )
+
+
+def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence(s) of ``text`` holding characters [start, end): the highlight of an answer."""
+    spans = [(s, e) for s, e in split_sentences(text) if s < max(end, start + 1) and e > start]
+    if not spans:
+        return start, end
+    return min(s for s, _ in spans), max(e for _, e in spans)
 
 
 def _answer_text(ranked: list[Sentence], citations: list[Citation]) -> str:

@@ -174,6 +174,12 @@ def corpus_check(corpus_dir: Path | None, as_json: bool) -> None:
 @click.option("--top-k", default=3, show_default=True, type=int, help="How many passages to cite.")
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (JSON Lines with --file).")
+@click.option(
+    "--reader",
+    type=click.Choice(["on", "off"]),
+    default=None,
+    help="on: the trained reader's exact answer; off: sentence answers (default: $QA_READER, else on).",
+)
 @corpus_option
 @index_option
 @friendly_errors
@@ -183,6 +189,7 @@ def ask(
     top_k: int,
     mode: str,
     as_json: bool,
+    reader: str | None,
     corpus_dir: Path | None,
     index_dir: Path | None,
 ) -> None:
@@ -193,23 +200,23 @@ def ask(
         raise QAError("请给出问题，或用 --file 指定问题文件。", "Give a question, or a questions file with --file.")
     check_mode_and_k(mode, top_k)
     questions = [question] if question is not None else read_questions(questions_file)  # type: ignore[arg-type]
-    pipe = Pipeline.open(corpus_dir, index_dir, progress=sys.stderr.isatty())
+    pipe = Pipeline.open(corpus_dir, index_dir, progress=sys.stderr.isatty(), reader=reader)
     if pipe.build_report and pipe.build_report.rebuilt:
         click.echo(f"(索引已重建 / index rebuilt: {describe_reasons(pipe.build_report.reasons)})", err=True)
     for q in questions:
         if questions_file is not None and not q.strip():
             continue
         try:
-            answer = pipe.ask(q, top_k=top_k, mode=mode)  # type: ignore[arg-type]
+            result = pipe.run(q, top_k=top_k, mode=mode)  # type: ignore[arg-type]
         except QAError as e:
             if questions_file is None:
                 raise
             click.echo(json.dumps({"question": q, "error": str(e)}, ensure_ascii=False) if as_json else str(e))
             continue
         if as_json:
-            click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False))
         else:
-            click.echo(render_text(answer))
+            click.echo(render_text(result.answer))
 
 
 def read_questions(path: Path) -> list[str]:
@@ -226,22 +233,34 @@ def read_questions(path: Path) -> list[str]:
 
 
 def render_text(answer: Any) -> str:
-    """Plain-terminal rendering: answer, then numbered sources with the highlight in 【】."""
+    """Plain-terminal rendering: answer, then numbered sources with the highlight in 【】
+    and the exact answer inside it in 〖〗."""
     lines = [answer.answer]
     if answer.notice:
         lines.append(f"({answer.notice})")
     if answer.abstained and answer.citations:
         lines.append("可能相关 / possibly related:")
     for c in answer.citations:
-        text = c.text
-        if c.highlight:
-            s, e = c.highlight
-            text = f"{text[:s]}【{text[s:e]}】{text[e:]}"
+        text = mark_passage(c.text, c.highlight, c.answer_span)
         lines.append(
             f"[{c.n}] {c.doc} 第 {c.lines[0]}-{c.lines[1]} 行 (lines {c.lines[0]}-{c.lines[1]}), score {c.score:.3f}"
         )
         lines.append(f"    {text}")
     return "\n".join(lines)
+
+
+def mark_passage(text: str, highlight: Any, answer_span: Any) -> str:
+    """The passage with 【sentence】 and 〖answer〗 marks (the answer lies inside the sentence)."""
+    marks: list[tuple[int, int, str]] = []  # (position, order at that position, mark)
+    if highlight:
+        marks += [(highlight[0], 1, "【"), (highlight[1], 0, "】")]
+    if answer_span:
+        marks += [(answer_span[0], 2, "〖"), (answer_span[1], -1, "〗")]
+    out, last = [], 0
+    for pos, _, mark in sorted(marks):
+        out.append(text[last:pos] + mark)
+        last = pos
+    return "".join(out) + text[last:]
 
 
 # ---------------------------------------------------------------- qa eval
@@ -258,6 +277,19 @@ def render_text(answer: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary per dataset, one per line.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Report folder (default: eval/reports/).")
 @click.option("--limit", type=int, default=None, help="First N gold questions, or a fixed sample of N SQuAD questions.")
+@click.option(
+    "--reader",
+    type=click.Choice(["on", "off"]),
+    default=None,
+    help="on: the trained reader; off: sentence answers (default: $QA_READER, else on).",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["all", "val"]),
+    default="all",
+    show_default=True,
+    help="val: only the questions of the reader's validation articles (SQuAD sets; all passages stay indexed).",
+)
 @corpus_option
 @friendly_errors
 def eval_command(
@@ -267,6 +299,8 @@ def eval_command(
     as_json: bool,
     out_dir: Path | None,
     limit: int | None,
+    reader: str | None,
+    split: str,
     corpus_dir: Path | None,
 ) -> None:
     """Measure retrieval and answers for each mode; write JSON, Markdown and PNG reports."""
@@ -283,7 +317,11 @@ def eval_command(
     progress = sys.stderr.isatty()
     paths = list(datasets) or [evaluate.default_gold_path()]
     out = out_dir or evaluate.default_reports_dir()
-    for report, written in evaluate.run(paths, mode_list, top_k, out, limit, corpus_dir, progress=progress):
+    from qa.reader import open_reader
+
+    chosen = open_reader(reader, progress=progress)
+    runs = evaluate.run(paths, mode_list, top_k, out, limit, corpus_dir, progress=progress, reader=chosen, split=split)
+    for report, written in runs:
         console.print(evaluate.rich_table(report))
         console.print(f"reports: {', '.join(str(p) for p in written)}")
         if as_json:

@@ -23,16 +23,29 @@ from typing import Any
 
 import numpy as np
 
+from qa.answer import compose
 from qa.chunking import ChunkingConfig, chunk_documents
 from qa.corpus import make_document
 from qa.errors import QAError
 from qa.fileio import atomic_write_bytes, atomic_write_text
 from qa.index import HybridIndex, configured_sentence_vectors, read_manifest, required_settings
-from qa.metrics import char_f1, first_hit_rank, mean, mrr_at_k, ndcg_at_k, percentile, precision_recall, recall_at_k
+from qa.metrics import (
+    char_f1,
+    cmrc_em,
+    first_hit_rank,
+    mean,
+    mrr_at_k,
+    ndcg_at_k,
+    percentile,
+    precision_recall,
+    recall_at_k,
+)
 from qa.normalize import clean_query, match_key
 from qa.pipeline import PROJECT_ROOT, Pipeline, check_question, corpus_hashes
-from qa.retrieve import FusionConfig, Retriever
-from qa.types import MODES, Answer, Chunk, Document, Hit, Mode
+from qa.reader import HeuristicReader, Reader
+from qa.retrieve import FusionConfig
+from qa.splits import dataset_name, is_validation
+from qa.types import MODES, Answer, Chunk, Document, Hit, Mode, Reading
 
 LOADER_VERSION = 1  # bump when loaders change documents (ids, text): cached indexes then rebuild
 RECALL_KS = (1, 3, 5, 10)
@@ -45,6 +58,8 @@ METRIC_KEYS = (
     "ndcg@10",
     "answer_hit@1",
     "answer_f1",
+    "em",
+    "f1",
     "abstain_precision",
     "abstain_recall",
     "false_abstain_rate",
@@ -52,6 +67,8 @@ METRIC_KEYS = (
     "withheld_missed_abstain_rate",
     "latency_ms_p50",
     "latency_ms_p95",
+    "retrieve_ms_p50",
+    "read_ms_p50",
 )
 SAMPLE_SEED = 0
 MAX_FAILURES_LISTED = 100
@@ -70,6 +87,7 @@ class EvalQuestion:
     evidence: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     gold_doc: str | None = None  # SQuAD: only chunks of this paragraph can be hits
+    article: str = ""  # SQuAD: "<dataset>:<article id>", the unit of the reader's train/val split
 
     @property
     def answerable(self) -> bool:
@@ -167,8 +185,10 @@ def load_squad(path: Path) -> Dataset:
     docs: list[Document] = []
     questions: list[EvalQuestion] = []
     seen_docs: set[str] = set()
+    split_name = dataset_name(path.stem)
     for a, article in enumerate(articles):
         base = str(article.get("title") or article.get("id") or f"article{a}")
+        article_key = f"{split_name}:{article.get('id') or article.get('title') or a}"
         for k, paragraph in enumerate(article.get("paragraphs", [])):
             doc_id = f"{base}#{k}"
             if doc_id in seen_docs:  # two articles with one title (CMRC 2018 dev has one pair)
@@ -183,6 +203,7 @@ def load_squad(path: Path) -> Dataset:
                         question=str(qa.get("question", "")),
                         answers=tuple(dict.fromkeys(answers)),
                         gold_doc=doc_id,
+                        article=article_key,
                     )
                 )
     if not docs:
@@ -220,6 +241,15 @@ def limit_questions(ds: Dataset, limit: int | None) -> Dataset:
         picked = sorted(random.Random(SAMPLE_SEED).sample(range(len(ds.questions)), limit))
         chosen = [ds.questions[i] for i in picked]
     return Dataset(ds.name, ds.kind, ds.documents, chosen, ds.source_hash)
+
+
+def validation_split(ds: Dataset) -> Dataset:
+    """Only the questions of the reader's validation articles (``qa.splits``); every
+    passage stays indexed, so retrieval is as hard as over the whole set."""
+    if ds.kind != "squad":
+        return ds
+    kept = [q for q in ds.questions if is_validation(*q.article.split(":", 1))]
+    return Dataset(ds.name, ds.kind, ds.documents, kept, ds.source_hash)
 
 
 def focus_documents(ds: Dataset, distractors: int) -> Dataset:
@@ -424,6 +454,13 @@ class ModeResult:
     latency_ms: float | None  # None: not in the latency sample
     doc_ranks: list[int] = field(default_factory=list)  # SQuAD: ranks of chunks from the gold paragraph
     withheld_abstained: bool | None = None  # SQuAD: declined when its paragraph's chunks are withheld?
+    short_answer: str | None = None  # the reader's exact answer (None: abstained or heuristic reader)
+    em: float = 0.0  # CMRC 2018 EM / F1 of the short answer (the sentence answer without a span)
+    short_f1: float = 0.0
+    retrieve_ms: float | None = None
+    read_ms: float | None = None
+    evidence: float | None = None  # the model reader's answer evidence (calibration)
+    withheld_evidence: float | None = None
 
     @property
     def first_rank(self) -> int | None:
@@ -436,6 +473,8 @@ class QuestionResult:
     n_relevant: int
     modes: dict[str, ModeResult] = field(default_factory=dict)
     error: str = ""  # a question the pipeline refused (empty, only punctuation): every mode misses
+    reader_em: float | None = None  # SQuAD: the reader given the gold paragraph alone
+    reader_f1: float | None = None
 
 
 @dataclass
@@ -456,7 +495,15 @@ class Report:
         return len(self.results)
 
     def summary(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "n": self.n, "modes": self.modes}
+        """The ``--json`` object; ``reader_em``/``reader_f1``: the reader given the gold
+        paragraph (SQuAD sets; None for gold, which has no paragraphs)."""
+        ems = [r.reader_em for r in self.results if r.reader_em is not None]
+        f1s = [r.reader_f1 for r in self.results if r.reader_f1 is not None]
+        reader = {
+            "reader_em": None if not ems else round(sum(ems) / len(ems), 4),
+            "reader_f1": None if not f1s else round(sum(f1s) / len(f1s), 4),
+        }
+        return {"dataset": self.dataset, "n": self.n, "modes": self.modes, **reader}
 
 
 def answer_text(answer: Answer) -> str:
@@ -469,60 +516,70 @@ def answer_contains(text: str, answers: Iterable[str]) -> bool:
     return any(k and k in key for k in (match_key(a) for a in answers))
 
 
-class RecordingRetriever:
-    """Wraps the pipeline's retriever: searches ``depth`` deep once, keeps all the hits
-    for the metrics, and hands ``Pipeline.ask`` the prefix it asked for.
+def ask_once(
+    pipe: Pipeline, judge: HitJudge, q: EvalQuestion, mode: Mode, encode_ms: float | None, depth: int
+) -> ModeResult:
+    """``Pipeline.run`` once, as a user would ask, judged.
 
-    Every mode ranks a fixed candidate pool, so the top 5 of a depth-10 search are the
-    top 5 that ``ask`` would get on its own; the answer is the one users see.
+    Latency is the time of ``run`` (retrieval + reading + answer) plus, in the modes
+    that embed the question, ``encode_ms``: the time to embed it alone (the vector
+    ``run`` used was precomputed in a batch).  ``encode_ms`` None: latency not measured.
     """
-
-    def __init__(self, inner: Retriever, depth: int) -> None:
-        self.inner = inner
-        self.depth = depth
-        self.last: list[Hit] = []
-
-    def search(self, query: str, top_k_: int = 5, mode: Mode = "hybrid") -> list[Hit]:
-        self.last = self.inner.search(query, max(top_k_, self.depth), mode)
-        return self.last[:top_k_]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def ask_once(pipe: Pipeline, judge: HitJudge, q: EvalQuestion, mode: Mode, encode_ms: float | None) -> ModeResult:
-    """``Pipeline.ask`` once (its retriever must be a RecordingRetriever), judged.
-
-    Latency is the time of ``ask`` (retrieval + answer) plus, in the modes that embed
-    the question, ``encode_ms``: the time to embed it alone (the vector ``ask`` used
-    was precomputed in a batch).  ``encode_ms`` None: latency not measured.
-    """
-    recorder = pipe.retriever
-    assert isinstance(recorder, RecordingRetriever)
-    recorder.last = []
     t0 = time.perf_counter()
-    answer = pipe.ask(q.question, mode=mode)
+    result = pipe.run(q.question, mode=mode, depth=depth)
     elapsed = (time.perf_counter() - t0) * 1000
     latency = None if encode_ms is None else elapsed + (encode_ms if mode != "bm25" else 0.0)
-    hits = recorder.last
+    answer, hits = result.answer, list(result.hits[:depth])
     shown = answer_text(answer)
-    withheld = None
+    withheld, withheld_evidence = None, None
     if q.gold_doc is not None and q.answerable and not answer.abstained:
         # The same question over the same ranking minus the paragraph that answers it: an
         # on-topic question the corpus cannot answer (other paragraphs of the article stay).
         others = [replace(h, rank=i) for i, h in enumerate((h for h in hits if h.chunk.doc_id != q.gold_doc), 1)]
-        withheld = pipe.answer_from(check_question(q.question)[0], others, mode).abstained
+        probe = pipe.answer_from(check_question(q.question)[0], others, mode)
+        withheld, withheld_evidence = probe.answer.abstained, evidence_of(probe.reading)
+    answered = q.answerable and not answer.abstained
+    short = answer.short_answer if answer.short_answer is not None else shown
     return ModeResult(
         chunk_ids=[h.chunk.chunk_id for h in hits],
         hit_ranks=[i for i, h in enumerate(hits, 1) if judge.is_hit(q, h.chunk)],
         answer=shown,
         abstained=answer.abstained,
-        answer_hit=q.answerable and not answer.abstained and answer_contains(shown, q.answers),
-        f1=char_f1(shown, q.answers) if q.answerable and not answer.abstained else 0.0,
+        answer_hit=answered and answer_contains(shown, q.answers),
+        f1=char_f1(shown, q.answers) if answered else 0.0,
         latency_ms=latency,
         doc_ranks=[i for i, h in enumerate(hits, 1) if q.gold_doc is not None and h.chunk.doc_id == q.gold_doc],
         withheld_abstained=withheld,
+        short_answer=answer.short_answer,
+        em=cmrc_em(short, q.answers) if answered else 0.0,
+        short_f1=char_f1(short, q.answers) if answered else 0.0,
+        retrieve_ms=None if encode_ms is None else result.timings.retrieve_ms,
+        read_ms=None if encode_ms is None else result.timings.read_ms,
+        evidence=evidence_of(result.reading),
+        withheld_evidence=withheld_evidence,
     )
+
+
+def evidence_of(reading: Reading) -> float | None:
+    """The model reader's answer evidence (what its threshold is calibrated on); None for the heuristic."""
+    return None if reading.no_answer is None else -reading.no_answer
+
+
+def read_gold_passage(pipe: Pipeline, index: HybridIndex, q: EvalQuestion) -> tuple[float, float] | None:
+    """EM and F1 of the reader given the question's own paragraph (all its chunks, in
+    order) instead of the retrieved ones: the reader alone, without retrieval errors."""
+    if q.gold_doc is None or not q.answerable:
+        return None
+    chunks = [c for c in index.chunks if c.doc_id == q.gold_doc]
+    hits = [Hit(c, 1.0, i) for i, c in enumerate(chunks, 1)]
+    question = check_question(q.question)[0]
+    reading = pipe.reader.read(question, hits, index.idf)
+    if reading.span is None:  # the heuristic reader: its best sentence(s)
+        answer = compose(question, hits, "hybrid", reading, max_citations=len(hits) or 1, idf=index.idf)
+        text = answer_text(answer) if not answer.abstained else ""
+    else:
+        text = hits[reading.span.hit].chunk.text_original[reading.span.start : reading.span.end]
+    return cmrc_em(text, q.answers), char_f1(text, q.answers)
 
 
 def diagnostics(results: Sequence[QuestionResult], mode: str) -> dict[str, float | int | None]:
@@ -553,6 +610,8 @@ def aggregate(results: Sequence[QuestionResult], mode: str) -> dict[str, float |
     out["ndcg@10"] = mean([ndcg_at_k(m.hit_ranks, 10, r.n_relevant) for r, m in zip(answerable, runs, strict=True)])
     out["answer_hit@1"] = mean([float(m.answer_hit) for m in runs])
     out["answer_f1"] = mean([m.f1 for m in runs])
+    out["em"] = mean([m.em for m in runs])
+    out["f1"] = mean([m.short_f1 for m in runs])
     p, r = precision_recall(
         [res.modes[mode].abstained for res in results], [not res.question.answerable for res in results]
     )
@@ -568,7 +627,13 @@ def aggregate(results: Sequence[QuestionResult], mode: str) -> dict[str, float |
     latencies = [m.latency_ms for res in results if (m := res.modes[mode]).latency_ms is not None and not res.error]
     out["latency_ms_p50"] = percentile(latencies, 50)
     out["latency_ms_p95"] = percentile(latencies, 95)
-    return {k: (None if v is None else round(v, 2 if k.startswith("latency") else 4)) for k, v in out.items()}
+    timed = [res.modes[mode] for res in results if not res.error]
+    out["retrieve_ms_p50"] = percentile([m.retrieve_ms for m in timed if m.retrieve_ms is not None], 50)
+    out["read_ms_p50"] = percentile([m.read_ms for m in timed if m.read_ms is not None], 50)
+    return {
+        k: (None if v is None else round(v, 2 if k.endswith("_p50") or k.endswith("_p95") else 4))
+        for k, v in out.items()
+    }
 
 
 def parse_modes(text: str | Sequence[str]) -> list[Mode]:
@@ -594,6 +659,7 @@ def evaluate(
     index_info: IndexInfo | None = None,
     on_question: Callable[[], None] | None = None,
     progress: bool = False,
+    reader: Reader | None = None,
 ) -> Report:
     """Ask every question in every mode against ``index`` and aggregate the metrics.
 
@@ -602,8 +668,7 @@ def evaluate(
     """
     t0 = time.perf_counter()
     queries = QueryVectorCache(encoder)
-    pipe = Pipeline(index, queries, fusion)
-    pipe.retriever = RecordingRetriever(pipe.retriever, top_k)  # type: ignore[assignment]
+    pipe = Pipeline(index, queries, fusion, reader or HeuristicReader())
     judge = HitJudge(index.chunks)
     needs_vector = any(m != "bm25" for m in modes)
     cleaned: dict[int, str] = {}
@@ -625,7 +690,10 @@ def evaluate(
         else:
             encode_ms = None if i not in timed else queries.time_single(cleaned[i]) if needs_vector else 0.0
             for mode in modes:
-                res.modes[mode] = ask_once(pipe, judge, q, mode, encode_ms)
+                res.modes[mode] = ask_once(pipe, judge, q, mode, encode_ms, top_k)
+            read = read_gold_passage(pipe, index, q)
+            if read is not None:
+                res.reader_em, res.reader_f1 = read
         results.append(res)
         if on_question:
             on_question()
@@ -645,6 +713,7 @@ def evaluate(
             "fusion": {"method": fusion.method, "alpha": fusion.alpha, "candidates": fusion.candidates},
             "queries_encoded": queries.encoded,
             "latency_sample": len(timed),
+            "reader": pipe.reader.name,
         },
         seconds=time.perf_counter() - t0,
         passages={c.chunk_id: c.text for c in index.chunks if c.chunk_id in seen},
@@ -881,12 +950,18 @@ def run(
     encoder: Any = None,
     cache_root: Path | None = None,
     progress: bool = False,
+    reader: Reader | None = None,
+    split: str = "all",
 ) -> Iterable[tuple[Report, list[Path]]]:
     """``qa eval``: for each dataset load, index (cached), evaluate, write reports; yield as done.
 
-    Every dataset is loaded before the model so a bad path fails at once.
+    Every dataset is loaded before the model so a bad path fails at once. ``split``
+    "val" keeps only the reader's validation questions of SQuAD sets.
     """
-    datasets = [limit_questions(load_dataset(p, corpus_dir), limit) for p in paths]
+    loaded = [load_dataset(p, corpus_dir) for p in paths]
+    if split == "val":
+        loaded = [validation_split(ds) for ds in loaded]
+    datasets = [limit_questions(ds, limit) for ds in loaded]
     names: set[str] = set()
     for i, ds in enumerate(datasets, 1):
         if ds.name in names:
@@ -898,12 +973,20 @@ def run(
         encoder = Encoder(progress=progress)
     for ds in datasets:
         index, info = cached_index(ds, encoder, cache_root=cache_root, progress=progress)
-        report = _evaluate_with_bar(ds, index, encoder, modes, top_k, info, progress)
+        report = _evaluate_with_bar(ds, index, encoder, modes, top_k, info, progress, reader)
+        report.settings["split"] = split
         yield report, write_reports(report, out_dir)
 
 
 def _evaluate_with_bar(
-    ds: Dataset, index: HybridIndex, encoder: Any, modes: Sequence[Mode], top_k: int, info: IndexInfo, progress: bool
+    ds: Dataset,
+    index: HybridIndex,
+    encoder: Any,
+    modes: Sequence[Mode],
+    top_k: int,
+    info: IndexInfo,
+    progress: bool,
+    reader: Reader | None = None,
 ) -> Report:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -921,4 +1004,5 @@ def _evaluate_with_bar(
             top_k,
             index_info=info,
             on_question=lambda: bar.update(task, advance=1, description=asking),
+            reader=reader,
         )

@@ -140,3 +140,10 @@ def precision_recall(predicted: Sequence[bool], actual: Sequence[bool]) -> tuple
     n_pred = sum(predicted)
     both = sum(p and a for p, a in zip(predicted, actual, strict=True))
     return (both / n_pred if n_pred else 0.0), both / n_actual
+
+
+def cmrc_em(prediction: str, answers: Iterable[str]) -> float:
+    """CMRC 2018 exact match: 1.0 when the prediction equals a gold answer once both are
+    lower-cased, in simplified script, and stripped of punctuation and spaces."""
+    pred = cmrc_tokens(prediction)
+    return 1.0 if pred and any(cmrc_tokens(a) == pred for a in answers) else 0.0

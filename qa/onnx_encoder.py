@@ -111,65 +111,82 @@ def _quantize(src: Path, out: Path) -> None:
         root.setLevel(level)
 
 
-def ensure_onnx(folder: Path, engine: str, progress: bool = True) -> Path:
-    """The engine's ONNX file in the model folder, exported (and quantised) once (~25 s).
-
-    Work happens in a temp folder next to it and ends with a rename, so a killed
-    export leaves no half-written model and concurrent exports both end well.
-    """
+def export_once(final: Path, build, desc: str, progress: bool = True) -> Path:  # type: ignore[no-untyped-def]
+    """``final``, made once by ``build(tmp_folder) -> file`` in a temp folder next to it
+    and moved into place, so a killed export leaves no half-written model and
+    concurrent exports both end well. Shared by the encoder and the reader."""
     from tqdm.auto import tqdm
 
-    final = onnx_path(folder, engine)
     if final.is_file():
         return final
-    fp32 = onnx_path(folder, "onnx")
-    steps = (0 if fp32.is_file() else 1) + (engine == "onnx-int8")
     try:
-        final.parent.mkdir(exist_ok=True)
+        final.parent.mkdir(parents=True, exist_ok=True)
         with (
             tempfile.TemporaryDirectory(dir=final.parent, prefix=".export-") as tmp,
-            tqdm(total=steps, desc="Exporting model to ONNX (once)", disable=not progress, leave=False) as bar,
+            tqdm(total=1, desc=desc, disable=not progress, leave=False) as bar,
         ):
-            built = fp32 if fp32.is_file() else Path(tmp) / "model.onnx"
-            if not built.is_file():
-                _export_fp32(folder, built)
-                bar.update()
-            if engine == "onnx-int8":
-                _quantize(built, Path(tmp) / "model-int8.onnx")  # never in place: fp32 may be in use
-                built = Path(tmp) / "model-int8.onnx"
-                bar.update()
+            built = build(Path(tmp))
+            bar.update()
             os.replace(built, final)
     except OSError as exc:
         raise QAError(
-            f"无法写入 ONNX 模型 {final}：{exc}。可设置 QA_CACHE_DIR 指向可写目录，或设 QA_PASSAGE_ENGINE=torch。",
-            f"Cannot write the ONNX model {final}: {exc}. Set QA_CACHE_DIR to a writable folder, "
-            "or QA_PASSAGE_ENGINE=torch.",
+            f"无法写入 ONNX 模型 {final}：{exc}。可设置 QA_CACHE_DIR 指向可写目录。",
+            f"Cannot write the ONNX model {final}: {exc}. Set QA_CACHE_DIR to a writable folder.",
         ) from exc
     return final
+
+
+def ensure_onnx(folder: Path, engine: str, progress: bool = True) -> Path:
+    """The engine's ONNX file in the model folder, exported (and quantised) once (~25 s)."""
+    fp32 = onnx_path(folder, "onnx")
+
+    def build_fp32(tmp: Path) -> Path:
+        _export_fp32(folder, tmp / "model.onnx")
+        return tmp / "model.onnx"
+
+    export_once(fp32, build_fp32, "Exporting model to ONNX (once)", progress)
+    if engine != "onnx-int8":
+        return fp32
+
+    def build_int8(tmp: Path) -> Path:
+        _quantize(fp32, tmp / "model-int8.onnx")  # never in place: fp32 may be in use
+        return tmp / "model-int8.onnx"
+
+    return export_once(onnx_path(folder, engine), build_int8, "Quantising model to int8 (once)", progress)
+
+
+def open_session(make_file, what: tuple[str, str]):  # type: ignore[no-untyped-def]
+    """An ONNX Runtime session on every core for the file ``make_file()`` gives; a
+    damaged cache file is deleted and made again once, then a bilingual error."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, len(os.sched_getaffinity(0)))
+    options.log_severity_level = 3
+    for attempt in (1, 2):
+        model = make_file()
+        try:
+            return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own types for an unreadable or damaged file
+            if attempt == 2:
+                raise QAError(
+                    f"无法加载 ONNX 模型 {model}：{exc}。{what[0]}",
+                    f"Cannot load the ONNX model {model}: {exc}. {what[1]}",
+                ) from exc
+            model.unlink(missing_ok=True)
+    raise AssertionError("unreachable")
 
 
 class OnnxEncoder:
     """Embeds texts with ONNX Runtime: a prompt, 512-token truncation, sorted batches."""
 
     def __init__(self, folder: Path, engine: str, progress: bool = True) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, len(os.sched_getaffinity(0)))
-        options.log_severity_level = 3
-        for attempt in (1, 2):
-            model = ensure_onnx(folder, engine, progress)
-            try:
-                self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-                break
-            except Exception as exc:  # ORT raises its own types for an unreadable or damaged file
-                if attempt == 2:
-                    raise QAError(
-                        f"无法加载 ONNX 模型 {model}：{exc}。可设 QA_PASSAGE_ENGINE=torch 改用 torch。",
-                        f"Cannot load the ONNX model {model}: {exc}. Set QA_PASSAGE_ENGINE=torch to use torch.",
-                    ) from exc
-                model.unlink(missing_ok=True)  # a damaged cache file: export it again, once
+        self._session = open_session(
+            lambda: ensure_onnx(folder, engine, progress),
+            ("可设 QA_PASSAGE_ENGINE=torch 改用 torch。", "Set QA_PASSAGE_ENGINE=torch to use torch."),
+        )
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(_MAX_TOKENS)
         # Dynamic int8 takes one activation scale per tensor, i.e. per batch: a passage's

@@ -1,14 +1,17 @@
-"""The one API the CLI, the UI and the eval runner call: ``Pipeline.open(...).ask(q)``.
+"""The one API the CLI, the UI and the eval runner call: ``Pipeline.open(...).run(q)``.
 
-Opening loads the model and the index once; a missing or stale index is rebuilt
-(incrementally: only changed chunk texts are embedded again).
+Opening loads the model, the reader and the index once; a missing or stale index is
+rebuilt (incrementally: only changed chunk texts are embedded again). ``run`` is
+retrieve -> read -> compose, and returns the answer with the ranked hits, the
+reader's reading and the timings; ``ask`` is the answer alone (a value: equal for
+equal questions).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.answer import compose
@@ -17,8 +20,9 @@ from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
 from qa.errors import QAError
 from qa.fileio import sha256_file
 from qa.index import HybridIndex, read_manifest, required_settings
+from qa.reader import HeuristicReader, Reader, open_reader
 from qa.retrieve import FusionConfig, Retriever
-from qa.types import MODES, Answer, Document, Hit, Mode
+from qa.types import MODES, Answer, Document, Hit, Mode, Result, Timings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MAX_QUESTION_CHARS = 500
@@ -151,9 +155,12 @@ def check_question(question: str) -> tuple[str, str]:
 class Pipeline:
     """Model + index + retriever, loaded once; ``ask`` answers one question."""
 
-    def __init__(self, index: HybridIndex, encoder, fusion: FusionConfig = FusionConfig()) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, index: HybridIndex, encoder, fusion: FusionConfig = FusionConfig(), reader: Reader | None = None
+    ) -> None:
         self.index = index
         self.encoder = encoder
+        self.reader: Reader = reader or HeuristicReader()
         self.retriever = Retriever(index, lambda q: encoder.encode_queries([q])[0], fusion)
         self.build_report: BuildReport | None = None
         self.corpus_dir: Path | None = None  # set by open(); lets the UI show what was indexed
@@ -174,10 +181,13 @@ class Pipeline:
         fusion: FusionConfig = FusionConfig(),
         force_rebuild: bool = False,
         progress: bool = True,
+        reader: str | None = None,
     ) -> Pipeline:
+        """``reader``: "on" (the trained model) or "off" (heuristic); default ``$QA_READER``."""
         from qa.model import Encoder
 
         encoder = Encoder(model, progress=progress)
+        chosen_reader = open_reader(reader, progress=progress)
         index, report = ensure_index(
             corpus_dir or default_corpus_dir(),
             index_dir or default_index_dir(),
@@ -186,7 +196,7 @@ class Pipeline:
             force=force_rebuild,
             progress=progress,
         )
-        pipe = cls(index, encoder, fusion)
+        pipe = cls(index, encoder, fusion, chosen_reader)
         pipe.build_report = report
         pipe.corpus_dir = corpus_dir or default_corpus_dir()
         return pipe
@@ -196,19 +206,41 @@ class Pipeline:
         q, _ = check_question(question)
         return self.retriever.search(q, top_k, mode)
 
-    def ask(self, question: str, top_k: int = 3, mode: Mode = "hybrid") -> Answer:
-        """Answer one question with cited passages (or abstain)."""
+    def run(self, question: str, top_k: int = 3, mode: Mode = "hybrid", depth: int = 0, reader: bool = True) -> Result:
+        """Retrieve, read, compose: the answer with the ranked hits (at least ``depth`` of
+        them, for the eval's recall@k), the reading and the timings. ``reader=False``
+        uses the heuristic reader whatever was opened (the UI's setting)."""
         t0 = time.perf_counter()
         check_mode_and_k(mode, top_k)
         q, notice = check_question(question)
-        hits = self.retriever.search(q, max(top_k, 5), mode)
-        answer = self.answer_from(q, hits, mode, top_k, notice)
-        return replace(answer, latency_ms=(time.perf_counter() - t0) * 1000)
+        hits = self.retriever.search(q, max(top_k, 5, depth), mode)
+        retrieved = time.perf_counter()
+        read = self.answer_from(q, hits, mode, top_k, notice, reader=reader)
+        timings = Timings(
+            retrieve_ms=(retrieved - t0) * 1000,
+            read_ms=read.timings.read_ms,
+            total_ms=(time.perf_counter() - t0) * 1000,
+        )
+        return Result(read.answer, tuple(hits), read.reading, timings)
 
-    def answer_from(self, question: str, hits: list[Hit], mode: Mode, top_k: int = 3, notice: str = "") -> Answer:
-        """The answer ``ask`` gives from these ranked hits (the eval also passes hits with
-        the answering paragraph withheld, to see whether the bot then declines)."""
-        return compose(question, hits[: max(top_k, 5)], mode, max_citations=top_k, notice=notice, idf=self.index.idf)
+    def ask(self, question: str, top_k: int = 3, mode: Mode = "hybrid") -> Answer:
+        """Answer one question with cited passages (or abstain)."""
+        return self.run(question, top_k, mode).answer
+
+    def answer_from(
+        self, question: str, hits: list[Hit], mode: Mode, top_k: int = 3, notice: str = "", reader: bool = True
+    ) -> Result:
+        """Read and compose from these ranked hits, without retrieving: the second half of
+        ``run`` (the eval also passes hits with the answering paragraph withheld, to see
+        whether the bot then declines). ``Result.timings`` covers only the reading."""
+        t0 = time.perf_counter()
+        considered = hits[: max(top_k, 5)]
+        chosen = self.reader if reader else HeuristicReader()
+        reading = chosen.read(question, considered, self.index.idf)
+        t1 = time.perf_counter()
+        answer = compose(question, considered, mode, reading, max_citations=top_k, notice=notice, idf=self.index.idf)
+        total = (time.perf_counter() - t0) * 1000
+        return Result(answer, tuple(hits), reading, Timings(0.0, (t1 - t0) * 1000, total))
 
 
 def check_mode_and_k(mode: str, top_k: int) -> None:

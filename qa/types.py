@@ -83,6 +83,7 @@ class Citation:
     text: str
     text_original: str
     highlight: tuple[int, int] | None
+    answer_span: tuple[int, int] | None = None  # the short answer inside ``text`` (inside ``highlight``)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,30 +95,86 @@ class Citation:
             "text": self.text,
             "text_original": self.text_original,
             "highlight": list(self.highlight) if self.highlight else None,
+            "answer_span": list(self.answer_span) if self.answer_span else None,
         }
 
 
 @dataclass(frozen=True)
+class Span:
+    """The reader's answer: characters [start, end) of ``hits[hit].chunk.text``."""
+
+    hit: int
+    start: int
+    end: int
+    score: float  # the reader's evidence for it (higher: more sure there is an answer)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a reader made of the hits: an exact span (or none), and whether to decline."""
+
+    reader: str  # "model" or "heuristic"
+    abstained: bool
+    span: Span | None = None
+    no_answer: float | None = None  # the model's no-answer evidence (None for the heuristic)
+
+
+@dataclass(frozen=True)
 class Answer:
-    """What the user sees: answer text with [n] markers, and its citations."""
+    """What the user sees: answer text with [n] markers, and its citations.
+
+    A value: the same question over the same index gives an equal Answer (timings
+    live in ``Result``).
+    """
 
     question: str
     answer: str
     abstained: bool
     mode: Mode
-    latency_ms: float
     citations: tuple[Citation, ...]
     notice: str = ""  # e.g. "question was truncated"; shown, never silently dropped
+    short_answer: str | None = None  # the exact answer span, in the asker's script
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "question": self.question,
             "answer": self.answer,
+            "short_answer": self.short_answer,
             "abstained": self.abstained,
             "mode": self.mode,
-            "latency_ms": round(self.latency_ms, 2),
             "citations": [c.to_json() for c in self.citations],
         }
         if self.notice:
             out["notice"] = self.notice
         return out
+
+
+@dataclass(frozen=True)
+class Timings:
+    retrieve_ms: float
+    read_ms: float
+    total_ms: float
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            k: round(v, 2)
+            for k, v in (("retrieve_ms", self.retrieve_ms), ("read_ms", self.read_ms), ("total_ms", self.total_ms))
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    """One pipeline run: the answer, every ranked hit, the reader's reading, timings."""
+
+    answer: Answer
+    hits: tuple[Hit, ...]
+    reading: Reading
+    timings: Timings
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``qa ask --json`` object: the answer plus ``latency_ms`` (total) and ``timings``."""
+        return {
+            **self.answer.to_json(),
+            "latency_ms": round(self.timings.total_ms, 2),
+            "timings": self.timings.to_json(),
+        }

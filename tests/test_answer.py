@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from qa.answer import (
-    NOT_FOUND_SIMPLIFIED,
-    NOT_FOUND_TRADITIONAL,
-    AbstainRule,
-    compose,
-    coverage,
-    question_terms,
-    rank_sentences,
-    should_abstain,
-)
+from qa.answer import NOT_FOUND_SIMPLIFIED, NOT_FOUND_TRADITIONAL, compose
 from qa.chunking import split_sentences
+from qa.sentence_rank import AbstainRule, coverage, question_terms, rank_sentences, should_abstain
 from qa.types import Chunk, Hit
 
 P14 = (
@@ -87,7 +79,7 @@ def test_coverage_weights_longer_words() -> None:
 
 
 def test_when_question_needs_a_time_in_the_answering_sentence() -> None:
-    from qa.answer import answer_type_found
+    from qa.sentence_rank import answer_type_found
 
     sun = "遠景科技集團首席可持續發展官孫捷告訴第一財經記者，零碳園區實際上是一個綠色產業集群的概念。"
     assert not answer_type_found("孙捷是哪一年加入远景科技集团的？", [hit(sun)])
@@ -95,7 +87,7 @@ def test_when_question_needs_a_time_in_the_answering_sentence() -> None:
 
 
 def test_quantity_in_a_unit_needs_that_unit() -> None:
-    from qa.answer import answer_type_found
+    from qa.sentence_rank import answer_type_found
 
     assert not answer_type_found("零碳园区总投资多少亿元？", [hit(P14)])
     assert answer_type_found("首批有多少个园区？", [hit(P14)])
@@ -140,3 +132,55 @@ def test_an_english_question_with_numbers_is_still_judged_by_its_dense_match() -
     assert not should_abstain(question, [hit(p1, dense=0.76)])
     assert should_abstain(question, [hit(p1, dense=0.70)])  # a weak match is still declined
     assert should_abstain("明天北京天气怎么样？", [hit(p1, dense=0.82)])  # Chinese: the words decide
+
+
+# ---------------------------------------------------------------- with the reader's span
+def test_reader_span_leads_the_reply_and_is_marked_inside_its_sentence() -> None:
+    from qa.types import Reading, Span
+
+    h = hit(P14)
+    text = h.chunk.text
+    start = text.index("52个")  # chunk.text is simplified
+    reading = Reading("model", False, Span(0, start, start + 3, 4.2))
+    a = compose("首批國家級零碳園區有多少個？", [h, hit(P16, 2)], "hybrid", reading)
+    assert a.short_answer == "52個" and a.answer.startswith("52個\n") and a.answer.endswith("[1]")
+    c = a.citations[0]
+    s, e = c.highlight
+    assert c.answer_span == (start, start + 3) and s <= start and start + 3 <= e
+    assert c.text[s:e].endswith("陸續建成。") and "52個" in c.text[s:e]
+    assert a.citations[1].answer_span is None
+    simp = compose("首批国家级零碳园区有多少个？", [h], "hybrid", reading)
+    assert simp.short_answer == "52个"  # the asker's script
+
+
+def test_reader_abstention_gives_not_found_and_no_span() -> None:
+    from qa.types import Reading, Span
+
+    reading = Reading("model", True, Span(0, 0, 4, -3.0))
+    a = compose("第二批国家级零碳园区什么时候公布？", [hit(P14)], "hybrid", reading)
+    assert a.abstained and a.answer == NOT_FOUND_SIMPLIFIED and a.short_answer is None
+    assert all(c.answer_span is None for c in a.citations)
+
+
+def test_answer_in_a_passage_below_top_k_is_still_cited() -> None:
+    from qa.types import Reading, Span
+
+    h16 = hit(P16, 2, lines=(16, 16))
+    start = h16.chunk.text.index("20个")
+    a = compose(
+        "浙江计划启动建设多少个省级零碳园区？",
+        [hit(P14), h16],
+        "hybrid",
+        Reading("model", False, Span(1, start, start + 3, 1.0)),
+        max_citations=1,
+    )
+    assert [c.n for c in a.citations] == [1, 2] and a.citations[1].answer_span == (start, start + 3)
+    assert a.answer.endswith("[2]") and a.short_answer == "20个"
+
+
+def test_sentence_around_covers_a_span_across_two_sentences() -> None:
+    from qa.answer import sentence_around
+
+    text = "甲乙丙。丁戊己。庚辛。"
+    assert sentence_around(text, 1, 2) == (0, 4)
+    assert sentence_around(text, 2, 6) == (0, 8)

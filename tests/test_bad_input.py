@@ -77,7 +77,7 @@ def pipe(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
 
 
 def without_latency(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if k != "latency_ms"}
+    return {k: v for k, v in d.items() if k not in ("latency_ms", "timings")}
 
 
 def assert_bilingual(e: QAError) -> None:

