@@ -58,8 +58,8 @@ eval-reader: model  ## reader on vs off, end to end on the validation split (CMR
 
 # Reproduces models/reader (about 100 min on 2 cores; resumes from .cache/reader-training if interrupted).
 train-reader: model  ## train the reader on CMRC 2018 dev + DRCD dev (train side of the article split), calibrate, write its card
-	$(PY) -m train.train_reader --epochs 2.6 --lr 1.5e-4 --val-limit 500
-	$(PY) -m train.calibrate_reader
+	$(PY) -m train.train_reader --epochs 2.6 --max-steps 1300 --lr 1.5e-4 --val-limit 500
+	$(PY) -m train.calibrate_reader --limit 300
 	$(PY) -m train.model_card
 
 bench: model  ## speed benchmark, results in bench/results/

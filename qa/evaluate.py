@@ -58,6 +58,7 @@ METRIC_KEYS = (
     "ndcg@10",
     "answer_hit@1",
     "answer_f1",
+    "short_hit@1",
     "em",
     "f1",
     "abstain_precision",
@@ -455,6 +456,7 @@ class ModeResult:
     doc_ranks: list[int] = field(default_factory=list)  # SQuAD: ranks of chunks from the gold paragraph
     withheld_abstained: bool | None = None  # SQuAD: declined when its paragraph's chunks are withheld?
     short_answer: str | None = None  # the reader's exact answer (None: abstained or heuristic reader)
+    short_hit: bool = False  # the short answer contains a gold answer
     em: float = 0.0  # CMRC 2018 EM / F1 of the short answer (the sentence answer without a span)
     short_f1: float = 0.0
     retrieve_ms: float | None = None
@@ -551,6 +553,7 @@ def ask_once(
         doc_ranks=[i for i, h in enumerate(hits, 1) if q.gold_doc is not None and h.chunk.doc_id == q.gold_doc],
         withheld_abstained=withheld,
         short_answer=answer.short_answer,
+        short_hit=answered and answer_contains(short, q.answers),
         em=cmrc_em(short, q.answers) if answered else 0.0,
         short_f1=char_f1(short, q.answers) if answered else 0.0,
         retrieve_ms=None if encode_ms is None else result.timings.retrieve_ms,
@@ -610,6 +613,8 @@ def aggregate(results: Sequence[QuestionResult], mode: str) -> dict[str, float |
     out["ndcg@10"] = mean([ndcg_at_k(m.hit_ranks, 10, r.n_relevant) for r, m in zip(answerable, runs, strict=True)])
     out["answer_hit@1"] = mean([float(m.answer_hit) for m in runs])
     out["answer_f1"] = mean([m.f1 for m in runs])
+    # the short answer alone contains a gold answer (the sentence answer when there is no span)
+    out["short_hit@1"] = mean([float(m.short_hit) for m in runs])
     out["em"] = mean([m.em for m in runs])
     out["f1"] = mean([m.short_f1 for m in runs])
     p, r = precision_recall(
@@ -748,6 +753,11 @@ def report_json(report: Report) -> dict[str, Any]:
                         "abstained": m.abstained,
                         "answer_hit": m.answer_hit,
                         "f1": round(m.f1, 4),
+                        "short_answer": m.short_answer,
+                        "short_hit": m.short_hit,
+                        "short_em": m.em,
+                        "short_f1": round(m.short_f1, 4),
+                        "evidence": None if m.evidence is None else round(m.evidence, 4),
                         "latency_ms": None if m.latency_ms is None else round(m.latency_ms, 2),
                     }
                     for mode, m in r.modes.items()
@@ -761,7 +771,7 @@ def report_json(report: Report) -> dict[str, Any]:
 def _fmt(value: float | None, key: str) -> str:
     if value is None:
         return "–"
-    return f"{value:.1f}" if key.startswith("latency") else f"{value:.3f}"
+    return f"{value:.1f}" if "_ms_" in key else f"{value:.3f}"
 
 
 def metrics_markdown(report: Report) -> str:
@@ -882,7 +892,7 @@ def report_chart(report: Report) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    quality = [k for k in METRIC_KEYS if not k.startswith(("latency", "abstain"))]
+    quality = [k for k in METRIC_KEYS if "_ms_" not in k and not k.startswith("abstain")]
     if any(report.modes[m]["abstain_recall"] is not None for m in report.modes):
         quality += ["abstain_precision", "abstain_recall"]
     modes = list(report.modes)
@@ -892,9 +902,15 @@ def report_chart(report: Report) -> bytes:
     width = 0.8 / len(modes)
     x = np.arange(len(quality))
     for i, mode in enumerate(modes):
-        values = [report.modes[mode][k] or 0.0 for k in quality]
+        raw = [report.modes[mode][k] for k in quality]
+        # a metric that was not measured is missing (no bar, "n/a"), never a bar at 0
+        values = [np.nan if v is None else v for v in raw]
         bars = ax.bar(x + (i - (len(modes) - 1) / 2) * width, values, width, label=mode)
-        ax.bar_label(bars, fmt="%.2f", fontsize=6, rotation=90, padding=2)
+        labels = ["n/a" if v is None else f"{v:.2f}" for v in raw]
+        ax.bar_label(bars, labels=labels, fontsize=6, rotation=90, padding=2)
+        for xi, v in zip(x, raw, strict=True):
+            if v is None:
+                ax.text(xi + (i - (len(modes) - 1) / 2) * width, 0.02, "n/a", fontsize=6, rotation=90, ha="center")
     ax.set_xticks(x, quality, rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 1.12)
     ax.set_title(f"{report.dataset}: retrieval and answers (n={report.n})")
@@ -912,14 +928,75 @@ def report_chart(report: Report) -> bytes:
     return buf.getvalue()
 
 
+def threshold_curve(report: Report, mode: str) -> dict[str, list[float]] | None:
+    """Declines against false abstentions as the reader's threshold moves (None: heuristic reader).
+
+    Answerable questions give the false-abstention axis; the other axis is the share of
+    withheld-paragraph probes (SQuAD sets) or of unanswerable questions (gold) declined.
+    """
+    runs = [r for r in report.results if not r.error]
+    answerable = [m.evidence for r in runs if r.question.answerable and (m := r.modes[mode]).evidence is not None]
+    declined = [m.evidence for r in runs if not r.question.answerable and (m := r.modes[mode]).evidence is not None]
+    declined += [m.withheld_evidence for r in runs if (m := r.modes[mode]).withheld_evidence is not None]
+    if not answerable or not declined:
+        return None
+    grid = sorted(set(answerable) | set(declined))
+    a, d = np.array(answerable), np.array(declined)
+    return {
+        "threshold": grid,
+        "false_abstain_rate": [float(np.mean(a < t)) for t in grid],
+        "declined": [float(np.mean(d < t)) for t in grid],
+    }
+
+
+def threshold_chart(report: Report) -> bytes | None:
+    """PNG of ``threshold_curve`` per mode, or None when no mode has reader evidence."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    curves = {m: c for m in report.modes if (c := threshold_curve(report, m)) is not None}
+    if not curves:
+        return None
+    fig = Figure(figsize=(6, 4.2), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for mode, c in curves.items():
+        ax.plot(c["false_abstain_rate"], c["declined"], label=mode)
+        now = report.modes[mode]
+        ax.plot(
+            [now["false_abstain_rate"] or 0.0],
+            [1 - (now["withheld_missed_abstain_rate"] or now["missed_abstain_rate"] or 0.0)],
+            "ko",
+            ms=4,
+        )
+    ax.axvline(0.05, color="grey", lw=0.8, ls=":")
+    ax.set_xlim(0, 0.5)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("false abstention rate (answerable questions declined)")
+    ax.set_ylabel("declined: withheld-paragraph probes / unanswerable")
+    ax.set_title(f"{report.dataset}: reader threshold sweep (dot: as shipped)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
 def write_reports(report: Report, out_dir: Path) -> list[Path]:
-    """``<dataset>.json``, ``.md`` and ``.png`` in ``out_dir``, each written atomically."""
+    """``<dataset>.json``, ``.md`` and ``.png`` (and ``-threshold.png`` with the model reader)
+    in ``out_dir``, each written atomically."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = [out_dir / f"{report.dataset}.{ext}" for ext in ("json", "md", "png")]
         atomic_write_text(paths[0], json.dumps(report_json(report), ensure_ascii=False, indent=1) + "\n")
         atomic_write_text(paths[1], report_markdown(report))
         atomic_write_bytes(paths[2], report_chart(report))
+        sweep = threshold_chart(report)
+        if sweep is not None:
+            paths.append(out_dir / f"{report.dataset}-threshold.png")
+            atomic_write_bytes(paths[-1], sweep)
     except OSError as e:
         raise QAError(
             f"无法写入评测报告到 {out_dir}：{e.strerror}", f"Cannot write evaluation reports to {out_dir}: {e.strerror}"

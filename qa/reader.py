@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ import numpy as np
 
 from qa.errors import QAError
 from qa.fileio import sha256_file
-from qa.normalize import to_simplified
+from qa.normalize import CJK, to_simplified
 from qa.reader_inputs import (
     SpanScore,
     assemble,
@@ -49,6 +50,7 @@ from qa.types import Hit, Reading, Span
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_READER_DIR = PROJECT_ROOT / "models" / "reader"
 READER_CHOICES = ("on", "off")
+_CJK = re.compile(f"[{CJK}]")
 
 
 class Reader(Protocol):
@@ -80,13 +82,16 @@ class ReaderConfig:
     - ``threshold``: least answer evidence (span score - null score + has-answer
       logit) to answer at all; below it the reader declines;
     - ``rank_weight``: evidence added for a better-ranked passage (1/(rank)), so the
-      retriever breaks near-ties between windows (BERTserini-style interpolation).
+      retriever breaks near-ties between windows (BERTserini-style interpolation);
+    - ``heuristic_without_chinese``: a question with no Chinese character (English)
+      gets the heuristic reading: the reader was trained on Chinese questions only.
     """
 
     read_hits: int = 3
     max_windows: int = 3
     threshold: float = 0.0
     rank_weight: float = 1.0
+    heuristic_without_chinese: bool = True
 
     @classmethod
     def from_folder(cls, folder: Path) -> ReaderConfig:
@@ -256,6 +261,8 @@ class ModelReader:
         read = list(hits[: self.config.read_hits])
         if not read:
             return Reading(self.name, abstained=True)
+        if self.config.heuristic_without_chinese and not _CJK.search(question):
+            return heuristic_reading(question, hits, AbstainRule(), idf)
         q_ids = encode_question(self._tokenizer, to_simplified(question), self._special)
         contexts = [self._context(h.chunk.text) for h in read]
         order = [(s.chunk_index, s.start, s.end) for s in rank_sentences(question, read, idf)]

@@ -85,7 +85,9 @@ def test_conversation_in_chromium(served: str, browser: Any) -> None:
     ask(page, Q52, 1)
     source = page.locator("#qa-chat li.qa-source", has=page.locator("mark", has_text="52")).first
     assert "第 14 行" in source.inner_text()
-    assert "52" in source.locator("mark").inner_text()
+    assert "52" in source.locator("mark").first.inner_text()  # the highlighted sentence
+    assert source.locator("mark mark.qa-span").inner_text() == "52个"  # the reader's answer, inside it
+    assert page.locator("#qa-chat .qa-short", has_text="52个").count() == 1  # and leading the reply
     assert page.locator("#qa-article #qa-L14.qa-cited").count() == 1
     page.wait_for_timeout(300)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ import pytest
 
 import ui
 from qa.errors import QAError
-from qa.types import Answer, Citation
+from qa.types import Answer, Citation, Reading, Result, Timings
 from tests.conftest import CORPUS, ROOT, FakeEncoder
 
 XSS_IMG = "<img src=x onerror=alert(1)>"
@@ -191,13 +191,15 @@ def test_cited_lines_spans_ranges_and_ignores_other_docs() -> None:
 
 # ---------------------------------------------------------------- handlers, with a stub pipeline
 class StubPipeline:
+    """Stands in for ``Pipeline.run``: gives a fixed answer (or raises) whatever is asked."""
+
     def __init__(self, result: Answer | Exception) -> None:
         self.result = result
 
-    def ask(self, question: str, top_k: int = 3, mode: str = "hybrid") -> Answer:
+    def run(self, question: str, top_k: int = 3, mode: str = "hybrid", depth: int = 0, reader: bool = True) -> Result:
         if isinstance(self.result, Exception):
             raise self.result
-        return self.result
+        return Result(self.result, (), Reading("heuristic", self.result.abstained), Timings(0.0, 0.0, 1.0))
 
 
 def test_user_error_is_a_friendly_bubble_not_a_traceback() -> None:
