@@ -88,7 +88,7 @@ class ReaderConfig:
     """
 
     read_hits: int = 3
-    max_windows: int = 3
+    max_windows: int = 2
     threshold: float = 0.0
     rank_weight: float = 1.0
     heuristic_without_chinese: bool = True
