@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from qa.chunking import split_sentences
+from qa.chunking import sentence_around
 from qa.normalize import is_traditional, to_simplified, to_traditional
 from qa.sentence_rank import AbstainRule, Sentence, heuristic_reading, rank_sentences
 from qa.types import Answer, Citation, Hit, Mode, Reading
@@ -91,14 +91,6 @@ def compose(
         notice=notice,
         short_answer=short_answer,
     )
-
-
-def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
-    """The sentence(s) of ``text`` holding characters [start, end): the highlight of an answer."""
-    spans = [(s, e) for s, e in split_sentences(text) if s < max(end, start + 1) and e > start]
-    if not spans:
-        return start, end
-    return min(s for s, _ in spans), max(e for _, e in spans)
 
 
 def _answer_text(ranked: list[Sentence], citations: list[Citation]) -> str:

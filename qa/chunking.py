@@ -73,6 +73,14 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence(s) of ``text`` holding characters [start, end): the highlight of an answer."""
+    spans = [(s, e) for s, e in split_sentences(text) if s < max(end, start + 1) and e > start]
+    if not spans:
+        return start, end
+    return min(s for s, _ in spans), max(e for _, e in spans)
+
+
 def paragraph_spans(text: str, min_len: int) -> list[tuple[int, int]]:
     """Spans of paragraphs (lines of the clean text); a short one joins the next."""
     spans: list[tuple[int, int]] = []

@@ -30,8 +30,10 @@ from typing import Protocol
 
 import numpy as np
 
+from qa.chunking import sentence_around
 from qa.errors import QAError
 from qa.normalize import CJK, to_simplified
+from qa.qualifiers import contradicted
 from qa.reader_inputs import (
     SpanScore,
     assemble,
@@ -83,7 +85,9 @@ class ReaderConfig:
     - ``rank_weight``: evidence added for a better-ranked passage (1/(rank)), so the
       retriever breaks near-ties between windows (BERTserini-style interpolation);
     - ``heuristic_without_chinese``: a question with no Chinese character (English)
-      gets the heuristic reading: the reader was trained on Chinese questions only.
+      gets the heuristic reading: the reader was trained on Chinese questions only;
+    - ``check_qualifiers``: decline when the answer's sentence names another batch or
+      year than the question asks about (``qa.qualifiers``).
     """
 
     read_hits: int = 3
@@ -91,6 +95,7 @@ class ReaderConfig:
     threshold: float = 0.0
     rank_weight: float = 1.0
     heuristic_without_chinese: bool = True
+    check_qualifiers: bool = True
 
     @classmethod
     def from_folder(cls, folder: Path) -> ReaderConfig:
@@ -99,8 +104,15 @@ class ReaderConfig:
             runtime = json.loads((folder / READER_CONFIG).read_text(encoding="utf-8")).get("runtime", {})
         except (OSError, ValueError):
             runtime = {}
-        fields = {k: type(getattr(cls(), k))(v) for k, v in runtime.items() if k in cls.__dataclass_fields__}
+        fields = {k: _as(getattr(cls(), k), v) for k, v in runtime.items() if k in cls.__dataclass_fields__}
         return cls(**fields)
+
+
+def _as(default: object, value: object) -> object:
+    """``value`` as the type of the field's default (JSON booleans stay booleans)."""
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+    return type(default)(value)
 
 
 def window_evidence(span: SpanScore) -> float:
@@ -263,9 +275,15 @@ class ModelReader:
                 best = (score, evidence, chars)
         assert best is not None
         _, evidence, span_chars = best
+        declined = evidence < self.config.threshold
+        if not declined and self.config.check_qualifiers:
+            text = read[span_chars.hit].chunk.text
+            s, e = sentence_around(text, span_chars.start, span_chars.end)
+            sentence = text[s:e]
+            declined = contradicted(to_simplified(question), sentence) is not None
         return Reading(
             self.name,
-            abstained=evidence < self.config.threshold,
+            abstained=declined,
             span=span_chars,
             no_answer=-evidence,
         )

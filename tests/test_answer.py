@@ -179,7 +179,7 @@ def test_answer_in_a_passage_below_top_k_is_still_cited() -> None:
 
 
 def test_sentence_around_covers_a_span_across_two_sentences() -> None:
-    from qa.answer import sentence_around
+    from qa.chunking import sentence_around
 
     text = "甲乙丙。丁戊己。庚辛。"
     assert sentence_around(text, 1, 2) == (0, 4)

@@ -110,19 +110,11 @@ def test_52_is_the_short_answer_marked_inside_the_highlighted_sentence(real_pipe
         assert set(result.timings.to_json()) == {"retrieve_ms", "read_ms", "total_ms"}
 
 
-SECOND_BATCH_MISS = pytest.mark.xfail(
-    strict=True,
-    reason="known miss of the shipped reader (issue 14 note): it reads 扎实开展国家碳达峰第二批试点，建立一批零碳园区 "
-    "as answering 第二批国家级零碳园区什么时候公布 (2025年, evidence 6.7 against a threshold of -2.0); "
-    "strict, so a reader that declines it turns this into a failure to remove the mark",
-)
-
-
 @pytest.mark.parametrize(
     "question",
     [
-        pytest.param("第二批国家级零碳园区什么时候公布？", marks=SECOND_BATCH_MISS),
-        pytest.param("第二批國家級零碳園區什麼時候公佈？", marks=SECOND_BATCH_MISS),
+        "第二批国家级零碳园区什么时候公布？",
+        "第二批國家級零碳園區什麼時候公佈？",
         "首批零碳园区名单中有上海的园区吗？",
         "零碳园区的补贴标准是多少？",
     ],

@@ -11,6 +11,7 @@ from qa.errors import QAError
 from qa.reader import (
     DEFAULT_READER_DIR,
     HeuristicReader,
+    ModelReader,
     ReaderConfig,
     choose_windows,
     combined_score,
@@ -53,6 +54,10 @@ def test_config_reads_calibrated_values_next_to_the_weights(tmp_path: Path) -> N
     cfg = ReaderConfig.from_folder(tmp_path)
     assert cfg.threshold == 1.25 and cfg.max_windows == 2 and cfg.read_hits == ReaderConfig().read_hits
     assert ReaderConfig.from_folder(tmp_path / "missing") == ReaderConfig()
+    (tmp_path / READER_CONFIG).write_text(json.dumps({"runtime": {"check_qualifiers": False}}))
+    assert ReaderConfig.from_folder(tmp_path).check_qualifiers is False
+    (tmp_path / READER_CONFIG).write_text(json.dumps({"runtime": {"check_qualifiers": "false"}}))
+    assert ReaderConfig.from_folder(tmp_path).check_qualifiers is False
 
 
 def test_reader_choice_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,10 +121,7 @@ def test_shipped_reader_finds_the_exact_answer(model_reader, question: str, expe
 @pytest.mark.parametrize(
     "question",
     [
-        pytest.param(
-            "第二批国家级零碳园区什么时候公布？",
-            marks=pytest.mark.xfail(strict=True, reason="known miss: answers 2025年 from 首批 (issue 14 note)"),
-        ),
+        "第二批国家级零碳园区什么时候公布？",
         "红烧肉怎么做才好吃？",
         "零碳园区的补贴标准是多少？",
     ],
@@ -138,3 +140,18 @@ def test_english_questions_get_the_heuristic_reading(tmp_path: Path) -> None:
     hits = [chunk_hit(P1, 1)]
     reading = reader.read("How many national zero-carbon parks are in the first batch?", hits)
     assert reading.reader == "heuristic" and reading.span is None
+
+
+@pytest.mark.slow
+def test_the_qualifier_rule_is_what_declines_another_batch(model_reader) -> None:  # type: ignore[no-untyped-def]
+    """Without the rule the reader reads 2025年 out of the first batch's sentence."""
+    from dataclasses import replace
+
+    hits = [chunk_hit(P1, 1), chunk_hit(P2, 2)]
+    question = "第二批国家级零碳园区什么时候公布？"
+    unchecked = ModelReader.__new__(ModelReader)
+    unchecked.__dict__.update(model_reader.__dict__)
+    unchecked.config = replace(model_reader.config, check_qualifiers=False)
+    reading = unchecked.read(question, hits)
+    assert not reading.abstained and reading.span is not None
+    assert model_reader.read(question, hits).abstained
