@@ -26,9 +26,10 @@ from typing import Any, Literal, Protocol, cast
 
 import gradio as gr
 
+from qa.conversation import HISTORY_TURNS
 from qa.errors import QAError
 from qa.normalize import is_traditional, to_simplified, to_traditional
-from qa.types import Answer, Citation, Document, Mode, Result
+from qa.types import Answer, Citation, Document, Mode, Result, Turn
 
 log = logging.getLogger("qa.ui")
 
@@ -133,6 +134,9 @@ def answer_html(answer: Answer, show_score: bool = False) -> str:
         parts.append(f'<div class="qa-short"><strong>{esc(answer.short_answer)}</strong></div>')
         text = text[len(answer.short_answer) + 1 :]
     parts.append(f'<div class="qa-text">{answer_text_html(text, numbers)}</div>')
+    if answer.resolved_question and answer.resolved_question != answer.question:
+        label = "按上下文理解為" if is_traditional(answer.question) else "按上下文理解为"
+        parts.append(f'<div class="qa-resolved">{label}：{esc(answer.resolved_question)}</div>')
     if answer.notice:
         parts.append(f'<div class="qa-notice">{esc(answer.notice)}</div>')
     if answer.citations:
@@ -156,15 +160,6 @@ def question_html(question: str) -> str:
 
 
 INTERNAL_ERROR = "内部错误，请稍后再试。\nInternal error; please try again."
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One exchange: the question and either an Answer or an error message."""
-
-    question: str
-    answer: Answer | None = None
-    error: str = ""
 
 
 def chat_messages(turns: Sequence[Turn], show_score: bool) -> list[dict[str, str]]:
@@ -254,6 +249,7 @@ CSS = """
 .qa-text { font-size: 1.05em; margin-bottom: .4em; }
 .qa-ref { color: var(--color-accent); font-weight: 600; }
 .qa-notice { color: #9a6700; font-size: .9em; margin: .3em 0; }
+.qa-resolved { color: #57606a; font-size: .85em; margin: .3em 0; }
 .qa-sources-title { font-weight: 600; margin-top: .5em; color: var(--body-text-color-subdued); font-size: .9em; }
 .qa-abstained .qa-sources-title { color: #9a6700; }
 ol.qa-sources { margin: .3em 0 0 0; padding-left: 0; list-style: none; }
@@ -390,9 +386,11 @@ class ChatService:
         self.views = {d.doc_id: ArticleView.from_document(d) for d in documents}
         self._lock = threading.Lock()
 
-    def ask(self, question: str, top_k: int, mode: str, reader: bool = True) -> Result:
+    def ask(self, question: str, top_k: int, mode: str, reader: bool = True, history: Sequence[Turn] = ()) -> Result:
         with self._lock:
-            return self.pipeline.run(question, top_k=int(top_k), mode=cast(Mode, mode), reader=bool(reader))
+            return self.pipeline.run(
+                question, top_k=int(top_k), mode=cast(Mode, mode), reader=bool(reader), history=history
+            )
 
     # -------------------------------------------------------------- event handlers
     def respond(
@@ -412,7 +410,8 @@ class ChatService:
         if not question.strip():
             return gr.update(), gr.update(), turns, gr.update(), gr.update()
         try:
-            answer = self.ask(question, int(top_k), mode, reader).answer
+            history = [t for t in turns if t.answer is not None][-HISTORY_TURNS:]
+            answer = self.ask(question, int(top_k), mode, reader, history).answer
             turn = Turn(question, answer=answer)
         except QAError as e:
             turn = Turn(question, error=str(e))
@@ -453,11 +452,21 @@ class ChatService:
         top_k: int = DEFAULT_TOP_K,
         mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
         reader: bool = True,
+        history: list[Any] | None = None,
     ) -> dict[str, Any]:
         """Answer one question; returns the same JSON object as `qa ask --json`
-        (``reader``: False gives sentence answers, like ``QA_READER=off``)."""
+        (``reader``: False gives sentence answers, like ``QA_READER=off``; ``history``:
+        the earlier turns, most recent last, each a question string or an earlier
+        ``ask`` result / {"question", "short_answer", "resolved_question"})."""
         try:
-            return self.ask(question, int(top_k), mode, reader).to_json()
+            turns = [Turn.from_json(item) for item in (history or [])][-HISTORY_TURNS:]
+        except TypeError:
+            raise gr.Error(
+                "history 应为问题字符串或对象的列表。\nhistory must be a list of question strings or objects.",
+                print_exception=False,
+            ) from None
+        try:
+            return self.ask(question, int(top_k), mode, reader, turns).to_json()
         except (TypeError, ValueError):
             raise gr.Error("top-k 应为整数。\ntop-k must be an integer.", print_exception=False) from None
         except QAError as e:
@@ -513,7 +522,7 @@ def create_app(
                         elem_id="qa-input",
                     )
                     send = gr.Button("发送 Send", variant="primary", scale=1, min_width=90, elem_id="qa-send")
-                    clear = gr.Button("清空 Clear", scale=1, min_width=90, elem_id="qa-clear")
+                    clear = gr.Button("新对话 New chat", scale=1, min_width=90, elem_id="qa-clear")
                 examples = gr.Examples(
                     examples=[[q] for q in EXAMPLES],
                     inputs=[box],

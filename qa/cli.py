@@ -236,6 +236,8 @@ def render_text(answer: Any) -> str:
     """Plain-terminal rendering: answer, then numbered sources with the highlight in 【】
     and the exact answer inside it in 〖〗."""
     lines = [answer.answer]
+    if answer.resolved_question and answer.resolved_question != answer.question:
+        lines.append(f"（{resolved_label(answer.question)}：{answer.resolved_question}）")
     if answer.notice:
         lines.append(f"({answer.notice})")
     if answer.abstained and answer.citations:
@@ -263,6 +265,129 @@ def mark_passage(text: str, highlight: Any, answer_span: Any) -> str:
     return "".join(out) + text[last:]
 
 
+def resolved_label(question: str) -> str:
+    from qa.normalize import is_traditional
+
+    return "按上下文理解為" if is_traditional(question) else "按上下文理解为"
+
+
+# ---------------------------------------------------------------- qa chat
+CHAT_HELP = "输入问题；/new 开始新对话，/quit 退出。 Ask away; /new starts a new conversation, /quit leaves."
+
+
+@main.command("chat")
+@click.option(
+    "--file",
+    "dialogues_file",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help='JSON Lines of {"dialogue": ID, "q": QUESTION}; consecutive lines with one ID are one dialogue.',
+)
+@click.option("--top-k", default=3, show_default=True, type=int, help="How many passages to cite.")
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one `ask --json` object per question (JSON Lines).")
+@click.option(
+    "--reader",
+    type=click.Choice(["on", "off"]),
+    default=None,
+    help="on: the trained reader's exact answer; off: sentence answers (default: $QA_READER, else on).",
+)
+@corpus_option
+@index_option
+@friendly_errors
+def chat(
+    dialogues_file: Path | None,
+    top_k: int,
+    mode: str,
+    as_json: bool,
+    reader: str | None,
+    corpus_dir: Path | None,
+    index_dir: Path | None,
+) -> None:
+    """Chat about the corpus: follow-up questions are understood from the conversation."""
+    from qa.pipeline import Pipeline, check_mode_and_k
+
+    check_mode_and_k(mode, top_k)
+    turns = read_dialogue_lines(dialogues_file) if dialogues_file is not None else None
+    pipe = Pipeline.open(corpus_dir, index_dir, progress=sys.stderr.isatty(), reader=reader)
+    if turns is None:
+        chat_interactively(pipe, top_k, mode)
+        return
+    history: list[Any] = []
+    current: object = object()
+    for dialogue, question, error in turns:
+        if dialogue != current:
+            history, current = [], dialogue
+        if error:
+            click.echo(json.dumps({"dialogue": dialogue, "question": question, "error": error}, ensure_ascii=False))
+            continue
+        history = ask_in_conversation(pipe, question, history, top_k, mode, as_json, dialogue)
+
+
+def ask_in_conversation(  # type: ignore[no-untyped-def]
+    pipe, question: str, history: list[Any], top_k: int, mode: str, as_json: bool, dialogue: object = None
+) -> list[Any]:
+    """Ask one question with the conversation so far, print it; the history after it."""
+    from qa.conversation import HISTORY_TURNS
+    from qa.types import Turn
+
+    try:
+        result = pipe.run(question, top_k=top_k, mode=mode, history=history[-HISTORY_TURNS:])
+    except QAError as e:
+        if as_json:
+            click.echo(json.dumps({"dialogue": dialogue, "question": question, "error": str(e)}, ensure_ascii=False))
+        else:
+            click.echo(str(e))
+        return history
+    if as_json:
+        out = result.to_json() if dialogue is None else {"dialogue": dialogue, **result.to_json()}
+        click.echo(json.dumps(out, ensure_ascii=False))
+    else:
+        click.echo(render_text(result.answer))
+    return [*history, Turn(question, result.answer)][-HISTORY_TURNS:]
+
+
+def read_dialogue_lines(path: Path) -> list[tuple[object, str, str]]:
+    """(dialogue id, question, error) per non-blank line; a bad line is reported, not fatal."""
+    out: list[tuple[object, str, str]] = []
+    for n, line in enumerate(read_questions(path), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out.append((row["dialogue"], str(row["q"]), ""))
+        except (ValueError, KeyError, TypeError):
+            message = QAError(
+                f'第 {n} 行不是 {{"dialogue": ID, "q": 问题}} 形式的 JSON。',
+                f'Line {n} is not a JSON object {{"dialogue": ID, "q": QUESTION}}.',
+            )
+            out.append((None, line[:200], str(message)))
+    return out
+
+
+def chat_interactively(pipe: Any, top_k: int, mode: str) -> None:  # type: ignore[no-untyped-def]
+    """A terminal chat (rich prompt); the history lives until /new, /quit or end of input."""
+    from rich.console import Console
+
+    console = Console()
+    console.print(CHAT_HELP, style="dim")
+    history: list[Any] = []
+    while True:
+        try:
+            line = console.input("[bold]你 / You>[/bold] ")
+        except EOFError:
+            break
+        command = line.strip().lower()
+        if command in ("/quit", "/exit", "/q"):
+            break
+        if command == "/new":
+            history = []
+            console.print("（新对话 / new conversation）", style="dim")
+            continue
+        if not command:
+            continue
+        history = ask_in_conversation(pipe, line, history, top_k, mode, as_json=False)
+
+
 # ---------------------------------------------------------------- qa eval
 @main.command("eval")
 @click.option(
@@ -270,7 +395,8 @@ def mark_passage(text: str, highlight: Any, answer_span: Any) -> str:
     "datasets",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Gold .jsonl (over --corpus) or SQuAD-format .json; repeatable (default: eval/gold.jsonl).",
+    help="Gold .jsonl or dialogue .jsonl (over --corpus), or SQuAD-format .json; repeatable "
+    "(default: eval/gold.jsonl and eval/dialogues.jsonl).",
 )
 @click.option("--modes", default=",".join(MODES), show_default=True, help="Comma-separated retrieval modes.")
 @click.option("--top-k", default=10, show_default=True, type=int, help="Passages retrieved per question.")
@@ -307,6 +433,7 @@ def eval_command(
     from rich.console import Console
 
     from qa import evaluate
+    from qa.eval_dialogues import DialogueReport, dialogue_table
     from qa.pipeline import check_mode_and_k
 
     mode_list = evaluate.parse_modes(modes)
@@ -315,14 +442,17 @@ def eval_command(
         raise QAError("--limit 应为正整数。", "--limit must be a positive integer.")
     console = Console(stderr=as_json)
     progress = sys.stderr.isatty()
-    paths = list(datasets) or [evaluate.default_gold_path()]
+    paths = list(datasets) or evaluate.default_datasets()
     out = out_dir or evaluate.default_reports_dir()
     from qa.reader import open_reader
 
     chosen = open_reader(reader, progress=progress)
     runs = evaluate.run(paths, mode_list, top_k, out, limit, corpus_dir, progress=progress, reader=chosen, split=split)
     for report, written in runs:
-        console.print(evaluate.rich_table(report))
+        if isinstance(report, DialogueReport):
+            console.print(dialogue_table(report))
+        else:
+            console.print(evaluate.rich_table(report))
         console.print(f"reports: {', '.join(str(p) for p in written)}")
         if as_json:
             click.echo(json.dumps(report.summary(), ensure_ascii=False))

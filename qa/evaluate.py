@@ -121,6 +121,13 @@ def default_gold_path() -> Path:
     return local if local.is_file() else PROJECT_ROOT / "eval" / "gold.jsonl"
 
 
+def default_datasets() -> list[Path]:
+    """``qa eval`` without ``--dataset``: the gold set, and the dialogues beside it."""
+    gold = default_gold_path()
+    dialogues = gold.with_name("dialogues.jsonl")
+    return [gold, dialogues] if dialogues.is_file() else [gold]
+
+
 def default_reports_dir() -> Path:
     return Path("eval") / "reports" if Path("eval").is_dir() else PROJECT_ROOT / "eval" / "reports"
 
@@ -1035,7 +1042,11 @@ def run(
     Every dataset is loaded before the model so a bad path fails at once. ``split``
     "val" keeps only the reader's validation questions of SQuAD sets.
     """
-    loaded = [load_dataset(p, corpus_dir) for p in paths]
+    from qa.eval_dialogues import is_dialogue_file, load_dialogues
+
+    dialogue_paths = [p for p in paths if is_dialogue_file(p)]
+    dialogue_sets = [(p, load_dialogues(p)) for p in dialogue_paths]
+    loaded = [load_dataset(p, corpus_dir) for p in paths if p not in dialogue_paths]
     if split == "val":
         loaded = [validation_split(ds) for ds in loaded]
     datasets = [limit_questions(ds, limit) for ds in loaded]
@@ -1053,6 +1064,42 @@ def run(
         report = _evaluate_with_bar(ds, index, encoder, modes, top_k, info, progress, reader)
         report.settings["split"] = split
         yield report, write_reports(report, out_dir)
+    for path, dialogues in dialogue_sets:
+        yield run_dialogues(
+            path, dialogues[:limit] if limit else dialogues, corpus_dir, encoder, out_dir, cache_root, reader
+        )
+
+
+def run_dialogues(
+    path: Path,
+    dialogues: Sequence[Any],
+    corpus_dir: Path | None,
+    encoder: Any,
+    out_dir: Path,
+    cache_root: Path | None = None,
+    reader: Reader | None = None,
+) -> tuple[Any, list[Path]]:
+    """The dialogue set over the corpus (index cached like the gold set's), and the gold
+    set's questions for counting standalone questions the resolver changes."""
+    from qa import eval_dialogues
+
+    corpus = load_gold(default_gold_path(), corpus_dir or _default_corpus())
+    index, _info = cached_index(corpus, encoder, cache_root=cache_root)
+    pipe = Pipeline(index, encoder, FusionConfig(), reader or HeuristicReader())
+    report = eval_dialogues.evaluate_dialogues(
+        lambda q, history: pipe.ask(q, history=history),
+        dialogues,
+        path.stem,
+        [q.question for q in corpus.questions],
+    )
+    report.reader = pipe.reader.name
+    return report, eval_dialogues.write_reports(report, out_dir)
+
+
+def _default_corpus() -> Path:
+    from qa.pipeline import default_corpus_dir
+
+    return default_corpus_dir()
 
 
 def _evaluate_with_bar(

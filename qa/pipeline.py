@@ -4,25 +4,29 @@ Opening loads the model, the reader and the index once; a missing or stale index
 rebuilt (incrementally: only changed chunk texts are embedded again). ``run`` is
 retrieve -> read -> compose, and returns the answer with the ranked hits, the
 reader's reading and the timings; ``ask`` is the answer alone (a value: equal for
-equal questions).
+equal questions). Both take the conversation so far (``history``): a follow-up is first
+resolved into the standalone question it means (``qa.conversation``).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qa.answer import compose
 from qa.chunking import ChunkingConfig, chunk_documents
+from qa.conversation import resolve
 from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
 from qa.errors import QAError
 from qa.fileio import sha256_file
 from qa.index import HybridIndex, read_manifest, required_settings
+from qa.normalize import to_simplified
 from qa.reader import HeuristicReader, Reader, open_reader
 from qa.retrieve import FusionConfig, Retriever
-from qa.types import MODES, Answer, Document, Hit, Mode, Result, Timings
+from qa.types import MODES, Answer, Document, Hit, Mode, Result, Timings, Turn
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MAX_QUESTION_CHARS = 500
@@ -206,41 +210,71 @@ class Pipeline:
         q, _ = check_question(question)
         return self.retriever.search(q, top_k, mode)
 
-    def run(self, question: str, top_k: int = 3, mode: Mode = "hybrid", depth: int = 0, reader: bool = True) -> Result:
-        """Retrieve, read, compose: the answer with the ranked hits (at least ``depth`` of
-        them, for the eval's recall@k), the reading and the timings. ``reader=False``
-        uses the heuristic reader whatever was opened (the UI's setting)."""
+    def run(
+        self,
+        question: str,
+        top_k: int = 3,
+        mode: Mode = "hybrid",
+        depth: int = 0,
+        reader: bool = True,
+        history: Sequence[Turn] = (),
+    ) -> Result:
+        """Resolve, retrieve, read, compose: the answer with the ranked hits (at least
+        ``depth`` of them, for the eval's recall@k), the reading and the timings.
+        ``reader=False`` uses the heuristic reader whatever was opened (the UI's
+        setting); ``history``: the earlier turns, most recent last."""
         t0 = time.perf_counter()
         check_mode_and_k(mode, top_k)
         q, notice = check_question(question)
-        hits = self.retriever.search(q, max(top_k, 5, depth), mode)
+        resolution = resolve(q, history)
+        understood = resolution.question
+        hits = self.retriever.search(understood, max(top_k, 5, depth), mode)
         retrieved = time.perf_counter()
-        read = self.answer_from(q, hits, mode, top_k, notice, reader=reader)
+        read = self.answer_from(understood, hits, mode, top_k, notice, reader=reader, focus=resolution.focus)
+        answer = read.answer
+        if understood != q:
+            answer = replace(answer, question=q, resolved_question=understood)
         timings = Timings(
             retrieve_ms=(retrieved - t0) * 1000,
             read_ms=read.timings.read_ms,
             total_ms=(time.perf_counter() - t0) * 1000,
         )
-        return Result(read.answer, tuple(hits), read.reading, timings)
+        return Result(answer, tuple(hits), read.reading, timings)
 
-    def ask(self, question: str, top_k: int = 3, mode: Mode = "hybrid") -> Answer:
-        """Answer one question with cited passages (or abstain)."""
-        return self.run(question, top_k, mode).answer
+    def ask(self, question: str, top_k: int = 3, mode: Mode = "hybrid", history: Sequence[Turn] = ()) -> Answer:
+        """Answer one question with cited passages (or abstain); ``history``: earlier turns."""
+        return self.run(question, top_k, mode, history=history).answer
 
     def answer_from(
-        self, question: str, hits: list[Hit], mode: Mode, top_k: int = 3, notice: str = "", reader: bool = True
+        self,
+        question: str,
+        hits: list[Hit],
+        mode: Mode,
+        top_k: int = 3,
+        notice: str = "",
+        reader: bool = True,
+        focus: str = "",
     ) -> Result:
         """Read and compose from these ranked hits, without retrieving: the second half of
         ``run`` (the eval also passes hits with the answering paragraph withheld, to see
-        whether the bot then declines). ``Result.timings`` covers only the reading."""
+        whether the bot then declines). ``Result.timings`` covers only the reading.
+        ``focus``: a term the passages must name for any answer ("江苏" of "江苏呢？")."""
         t0 = time.perf_counter()
         considered = hits[: max(top_k, 5)]
         chosen = self.reader if reader else HeuristicReader()
         reading = chosen.read(question, considered, self.index.idf)
+        if focus and not reading.abstained and not mentions(considered, focus):
+            reading = replace(reading, abstained=True)
         t1 = time.perf_counter()
         answer = compose(question, considered, mode, reading, max_citations=top_k, notice=notice, idf=self.index.idf)
         total = (time.perf_counter() - t0) * 1000
         return Result(answer, tuple(hits), reading, Timings(0.0, (t1 - t0) * 1000, total))
+
+
+def mentions(hits: Sequence[Hit], term: str) -> bool:
+    """Whether any passage names ``term`` (compared in simplified script)."""
+    key = to_simplified(term)
+    return any(key in h.chunk.text for h in hits)
 
 
 def check_mode_and_k(mode: str, top_k: int) -> None:

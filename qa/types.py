@@ -134,10 +134,17 @@ class Answer:
     citations: tuple[Citation, ...]
     notice: str = ""  # e.g. "question was truncated"; shown, never silently dropped
     short_answer: str | None = None  # the exact answer span, in the asker's script
+    resolved_question: str = ""  # the question as understood from the conversation ("" = as asked)
+
+    @property
+    def understood(self) -> str:
+        """The question that was answered: the resolved follow-up, or the question itself."""
+        return self.resolved_question or self.question
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "question": self.question,
+            "resolved_question": self.understood,
             "answer": self.answer,
             "short_answer": self.short_answer,
             "abstained": self.abstained,
@@ -147,6 +154,45 @@ class Answer:
         if self.notice:
             out["notice"] = self.notice
         return out
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation: the question and its Answer (or an error)."""
+
+    question: str
+    answer: Answer | None = None
+    error: str = ""
+
+    @property
+    def resolved_question(self) -> str:
+        return self.answer.understood if self.answer is not None else self.question
+
+    @classmethod
+    def from_json(cls, item: object) -> Turn:
+        """A history entry from JSON: a question string, or {"question"/"q", "answer",
+        "short_answer", "resolved_question", "abstained"} (an ``ask --json`` object fits)."""
+        if isinstance(item, str):
+            return cls(item)
+        if not isinstance(item, dict):
+            raise TypeError("history entries are strings or objects")
+        question = str(item.get("question", item.get("q", "")) or "")
+        answer = item.get("answer")
+        if answer is None and item.get("short_answer") is None:
+            return cls(question)
+        short = item.get("short_answer")
+        return cls(
+            question,
+            Answer(
+                question=question,
+                answer=str(answer or short or ""),
+                abstained=bool(item.get("abstained", False)),
+                mode="hybrid",
+                citations=(),
+                short_answer=str(short) if short else None,
+                resolved_question=str(item.get("resolved_question") or ""),
+            ),
+        )
 
 
 @dataclass(frozen=True)

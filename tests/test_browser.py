@@ -114,3 +114,22 @@ def test_conversation_in_chromium(served: str, browser: Any) -> None:
     page.click("#qa-clear")
     page.wait_for_function("() => !document.querySelector('#qa-chat .qa-answer, #qa-article .qa-cited')")
     page.close()
+
+
+def test_a_follow_up_in_chromium_shows_how_it_was_understood(served: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1100}, device_scale_factor=1)
+    page.goto(served)
+    page.wait_for_selector("#qa-input textarea", timeout=30_000)
+    ask(page, "首批国家级零碳园区是谁公布的？", 1)
+    assert page.locator("#qa-chat .qa-resolved").count() == 0  # a first question stands alone
+    ask(page, "一共有多少个？", 2)
+    reply = page.locator("#qa-chat .qa-answer").nth(1)
+    assert reply.locator(".qa-resolved").inner_text() == "按上下文理解为：首批国家级零碳园区一共有多少个？"
+    assert reply.locator(".qa-short").inner_text() == "52个"
+    assert reply.locator("mark mark.qa-span").inner_text() == "52个"
+    page.screenshot(path=str(ARTIFACTS / "ui-follow-up.png"))
+    page.click("#qa-clear")  # a new conversation: the follow-up no longer has anything to lean on
+    page.wait_for_function("() => !document.querySelector('#qa-chat .qa-answer')")
+    ask(page, "一共有多少个？", 1)
+    assert page.locator("#qa-chat .qa-resolved").count() == 0
+    page.close()

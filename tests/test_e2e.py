@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa.normalize import match_key
+from qa.types import Turn
 from tests.conftest import CORPUS, ROOT
 
 pytestmark = pytest.mark.slow
@@ -59,10 +60,16 @@ def test_all_modes_answer(real_pipeline) -> None:
         assert a.mode == mode and any("150" in c.text for c in a.citations)
 
 
-def run_qa(*args: str, index_dir: Path) -> subprocess.CompletedProcess[str]:
+def run_qa(*args: str, index_dir: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "QA_INDEX_DIR": str(index_dir), "QA_CORPUS_DIR": str(CORPUS)}
     return subprocess.run(
-        [sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+        [sys.executable, "-m", "qa.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+        input=stdin,
     )
 
 
@@ -80,6 +87,29 @@ def test_cli_ask_json_and_file(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(rows) == 2 and "150" in json.dumps(rows[1], ensure_ascii=False)
     assert "rebuilt" not in out.stderr  # the index from the first call was reused
+
+
+def test_cli_chat_from_a_dialogue_file_and_interactively(tmp_path: Path) -> None:
+    lines = [
+        {"dialogue": "a", "q": "首批国家级零碳园区是谁公布的？"},
+        {"dialogue": "a", "q": "一共有多少个？"},
+        {"dialogue": "b", "q": "一共有多少个？"},  # a new dialogue: nothing to lean on
+    ]
+    dialogues = tmp_path / "dialogues.jsonl"
+    text = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n" + "not json\n"
+    dialogues.write_text(text, encoding="utf-8")
+    out = run_qa("chat", "--file", str(dialogues), "--json", index_dir=tmp_path / "idx")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r.get("dialogue") for r in rows] == ["a", "a", "b", None]
+    assert rows[1]["resolved_question"] == "首批国家级零碳园区一共有多少个？" and rows[1]["short_answer"] == "52个"
+    assert rows[2]["resolved_question"] == "一共有多少个？"
+    assert "Line 4" in rows[3]["error"] and "Traceback" not in out.stderr
+    typed = "首批国家级零碳园区是谁公布的？\n一共有多少个？\n/new\n/quit\n一共有多少个？\n"
+    out = run_qa("chat", stdin=typed, index_dir=tmp_path / "idx")
+    assert out.returncode == 0, out.stderr
+    assert "按上下文理解为：首批国家级零碳园区一共有多少个？" in out.stdout and "〖52个〗" in out.stdout
+    assert "新对话 / new conversation" in out.stdout and out.stdout.count("〖") == 2  # /quit ended it
 
 
 def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
@@ -128,3 +158,22 @@ def test_reader_off_gives_sentence_answers(real_pipeline) -> None:
     result = real_pipeline.run("首批国家级零碳园区有多少个？", reader=False)
     assert result.reading.reader == "heuristic" and result.answer.short_answer is None
     assert "52" in result.answer.answer and result.answer.answer.endswith("]")
+
+
+def test_follow_ups_are_answered_in_their_conversation(real_pipeline) -> None:
+    first = real_pipeline.ask("首批国家级零碳园区是谁公布的？")
+    history = [Turn(first.question, first)]
+    second = real_pipeline.ask("一共有多少个？", history=history)
+    assert second.question == "一共有多少个？" and second.resolved_question == "首批国家级零碳园区一共有多少个？"
+    assert second.short_answer == "52个" and second.to_json()["resolved_question"] == second.resolved_question
+    history.append(Turn(second.question, second))
+    assert real_pipeline.ask("第二批呢？", history=history).abstained  # the article names only the first batch
+    alone = real_pipeline.ask("孙捷是哪家公司的首席可持续发展官？", history=history)
+    assert alone.resolved_question == "" and alone.to_json()["resolved_question"] == alone.question
+
+
+def test_a_follow_up_about_a_place_the_article_never_names_is_declined(real_pipeline) -> None:
+    first = real_pipeline.ask("浙江计划今年启动建设多少家绿色工厂？")
+    assert first.short_answer == "150家"
+    follow = real_pipeline.ask("江苏呢？", history=[Turn(first.question, first)])
+    assert follow.resolved_question == "江苏计划今年启动建设多少家绿色工厂？" and follow.abstained

@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,10 @@ class StubPipeline:
     def __init__(self, result: Answer | Exception) -> None:
         self.result = result
 
-    def run(self, question: str, top_k: int = 3, mode: str = "hybrid", depth: int = 0, reader: bool = True) -> Result:
+    def run(
+        self, question: str, top_k: int = 3, mode: str = "hybrid", depth: int = 0, reader: bool = True, history=()
+    ) -> Result:  # type: ignore[no-untyped-def]
+        self.histories = [*getattr(self, "histories", []), [t.question for t in history]]
         if isinstance(self.result, Exception):
             raise self.result
         return Result(self.result, (), Reading("heuristic", self.result.abstained), Timings(0.0, 0.0, 1.0))
@@ -227,6 +231,27 @@ def test_history_grows_and_rerenders_with_scores() -> None:
     assert all("score" not in m["content"] for m in messages)
     assert "score 0.877" in visible_text(svc.rerender(turns, True)[1]["content"])
     assert svc.clear(False, None)[:3] == ([], [], "")
+
+
+def test_each_question_is_asked_with_the_earlier_answered_turns() -> None:
+    stub = StubPipeline(make_answer((make_citation(),)))
+    svc = ui.ChatService(stub, [])
+    turns: list[ui.Turn] = []
+    for q in ("一", "二", "三"):
+        _, _, turns, _, _ = svc.respond(q, turns, 3, "hybrid", False, False, None)
+    assert stub.histories == [[], ["一"], ["一", "二"]]
+    assert svc.clear(False, None)[1] == []  # "new chat" forgets them
+
+
+def test_the_resolved_question_is_shown_under_the_reply() -> None:
+    answer = replace(
+        make_answer((make_citation(),)), question="一共有多少个？", resolved_question="首批国家级零碳园区一共有多少个？"
+    )
+    shown = visible_text(ui.answer_html(answer))
+    assert "按上下文理解为：首批国家级零碳园区一共有多少个？" in shown
+    traditional = replace(answer, question="一共有多少個？", resolved_question="首批國家級零碳園區一共有多少個？")
+    assert "按上下文理解為：首批國家級零碳園區一共有多少個？" in visible_text(ui.answer_html(traditional))
+    assert "按上下文" not in visible_text(ui.answer_html(make_answer((make_citation(),))))
 
 
 def test_blank_input_does_nothing() -> None:
@@ -355,6 +380,14 @@ def test_ask_endpoint_follows_traditional_script(client: Any) -> None:
 def test_ask_endpoint_modes_and_top_k(client: Any, mode: str) -> None:
     result = client.predict(Q52, 1, mode, api_name="/ask")
     assert result["mode"] == mode and len(result["citations"]) <= 1
+
+
+def test_ask_endpoint_takes_the_conversation_so_far(client: Any) -> None:
+    first = client.predict("首批国家级零碳园区是谁公布的？", 3, "hybrid", True, [], api_name="/ask")
+    follow = client.predict("一共有多少个？", 3, "hybrid", True, [first], api_name="/ask")
+    assert follow["resolved_question"] == "首批国家级零碳园区一共有多少个？" and "52" in follow["answer"]
+    plain = client.predict("一共有多少个？", 3, "hybrid", True, ["首批国家级零碳园区是谁公布的？"], api_name="/ask")
+    assert plain["resolved_question"] == follow["resolved_question"]
 
 
 def test_ask_endpoint_user_error_is_a_message(client: Any) -> None:

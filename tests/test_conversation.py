@@ -1,0 +1,101 @@
+"""Follow-up resolution: a pure function of (question, history), on hand cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.conversation import asked_attribute, depends_on_context, resolve, topic
+from qa.types import Answer, Turn
+
+
+def turn(question: str, short: str | None = None, resolved: str = "") -> Turn:
+    answer = Answer(question, short or "", short is None, "hybrid", (), short_answer=short, resolved_question=resolved)
+    return Turn(question, answer)
+
+
+@pytest.mark.parametrize(
+    ("previous", "short", "question", "expected"),
+    [
+        ("首批国家级零碳园区是谁公布的？", "国家发改委", "一共有多少个？", "首批国家级零碳园区一共有多少个？"),
+        ("孙捷接受了哪家媒体的采访？", "第一财经", "他的职务是什么？", "孙捷的职务是什么？"),
+        ("政府工作報告是誰作的？", "李強", "是在哪次會議上？", "政府工作報告是在哪次會議上？"),
+        ("今年的政府工作报告是谁作的？", "李强", "他是什么职务？", "李强是什么职务？"),
+        ("浙江计划今年启动建设多少家绿色工厂？", "150家", "江苏呢？", "江苏计划今年启动建设多少家绿色工厂？"),
+        ("首批国家级零碳园区有多少个？", "52个", "第二批呢？", "第二批国家级零碳园区有多少个？"),
+        (
+            "首批零碳园区名单是哪个部门公布的？",
+            "国家发改委",
+            "它是什么时候公布的？",
+            "首批零碳园区名单是什么时候公布的？",
+        ),
+        ("首批零碳园区名单是哪个部门公布的？", "国家发改委", "这个部门还负责什么？", "国家发改委还负责什么？"),
+        ("工信部等五部门印发了什么文件？", None, "什么时候印发的？", "工信部等五部门什么时候印发的？"),
+        ("零碳工厂到2027年在哪些行业培育？", None, "2030年呢？", "零碳工厂到2030年在哪些行业培育？"),
+        ("首批园区有哪些特点？", None, "它们计划什么时候建成？", "首批园区计划什么时候建成？"),
+        (
+            "Who published the list of the first national zero-carbon parks?",
+            None,
+            "When was it published?",
+            "When was the list of the first national zero-carbon parks published?",
+        ),
+    ],
+)
+def test_follow_ups_become_standalone_questions(previous: str, short: str | None, question: str, expected: str) -> None:
+    assert resolve(question, [turn(previous, short)]).question == expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "孙捷是谁？",
+        "零碳园区是什么？",
+        "首批园区建成后单位能耗碳排放是全国平均水平的多少？",
+        "李晓锋说园区零碳转型有深层战略意义，他拿什么数据来支撑？",  # names its own person
+        "那次工信工作会议在工业节能降碳上强调了什么？",  # the demonstrative introduces a named thing
+        "红烧肉怎么做才好吃？",
+        "Which ministry headed the five departments that issued the guidance?",
+    ],
+)
+def test_standalone_questions_are_left_as_asked(question: str) -> None:
+    resolution = resolve(question, [turn("首批国家级零碳园区是谁公布的？", "国家发改委")])
+    assert resolution.question == question and resolution.rule == "none"
+    assert depends_on_context(question) == ""
+
+
+def test_without_history_nothing_is_resolved() -> None:
+    assert resolve("一共有多少个？", []).question == "一共有多少个？"
+
+
+def test_a_ne_question_names_its_term_for_the_decline_check() -> None:
+    resolution = resolve("江苏呢？", [turn("浙江计划今年启动建设多少家绿色工厂？", "150家")])
+    assert resolution.rule == "ne" and resolution.focus == "江苏"
+
+
+def test_resolution_chains_through_resolved_turns_without_piling_up_context() -> None:
+    first = turn("首批国家级零碳园区是谁公布的？", "国家发改委")
+    second = turn("一共有多少个？", "52个", resolved="首批国家级零碳园区一共有多少个？")
+    assert resolve("第二批呢？", [first, second]).question == "第二批国家级零碳园区一共有多少个？"
+    english = turn("When?", None, resolved="When? (首批国家级零碳园区名单是谁公布的？)")
+    assert "When?" not in resolve("每个省至少有几个？", [english]).question
+
+
+def test_traditional_follow_ups_stay_traditional() -> None:
+    resolved = resolve("他的職務是什麼？", [turn("孫捷接受了哪家媒體的採訪？", "第一財經")]).question
+    assert resolved == "孫捷的職務是什麼？"
+
+
+def test_topic_and_asked_attribute() -> None:
+    assert topic("首批国家级零碳园区是谁公布的") == "首批国家级零碳园区"
+    assert topic("孙捷接受了哪家媒体的采访") == "孙捷"
+    assert topic("是在哪次会议上") == ""
+    assert asked_attribute("首批国家级零碳园区有多少个") == "首批国家级零碳园区"
+
+
+def test_history_entries_from_json() -> None:
+    assert Turn.from_json("孙捷是谁？") == Turn("孙捷是谁？")
+    t = Turn.from_json(
+        {"question": "一共有多少个？", "short_answer": "52个", "resolved_question": "首批园区一共有多少个？"}
+    )
+    assert t.resolved_question == "首批园区一共有多少个？" and t.answer is not None and t.answer.short_answer == "52个"
+    with pytest.raises(TypeError):
+        Turn.from_json(3)

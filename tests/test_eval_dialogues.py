@@ -1,0 +1,99 @@
+"""The dialogue evaluator on a scripted asker (no model): history, judging, summary, reports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from qa.errors import QAError
+from qa.eval_dialogues import (
+    Dialogue,
+    GoldTurn,
+    evaluate_dialogues,
+    is_dialogue_file,
+    load_dialogues,
+    standalone_changes,
+    write_reports,
+)
+from qa.metrics import char_f1
+from qa.types import Answer, Turn
+
+DIALOGUE = Dialogue(
+    "d1",
+    (
+        GoldTurn("首批国家级零碳园区是谁公布的？", ("国家发改委",), ("国家发改委披露",), ("first",)),
+        GoldTurn(
+            "一共有多少个？", ("52个",), ("首批52个",), ("follow-up", "ellipsis"), "首批国家级零碳园区一共有多少个？"
+        ),
+        GoldTurn("第二批呢？", (), (), ("follow-up", "ne", "unanswerable"), "第二批国家级零碳园区一共有多少个？"),
+    ),
+)
+
+
+def scripted(replies: dict[str, tuple[str | None, bool]]):  # type: ignore[no-untyped-def]
+    seen: list[tuple[str, int]] = []
+
+    def ask(question: str, history: Sequence[Turn]) -> Answer:
+        seen.append((question, len(history)))
+        short, abstained = replies[question]
+        resolved = "首批国家级零碳园区一共有多少个？" if question == "一共有多少个？" else ""
+        text = "文章中没有找到相关内容。" if abstained else f"{short}\n…{short}…[1]"
+        return Answer(question, text, abstained, "hybrid", (), short_answer=short, resolved_question=resolved)
+
+    return ask, seen
+
+
+def test_turns_are_asked_with_their_history_and_judged() -> None:
+    ask, seen = scripted({
+        "首批国家级零碳园区是谁公布的？": ("国家发改委", False),
+        "一共有多少个？": ("52个", False),
+        "第二批呢？": (None, True),
+    })  # fmt: skip
+    report = evaluate_dialogues(ask, [DIALOGUE], standalone_questions=["孙捷是谁？", "零碳园区是什么？"])
+    assert seen == [("首批国家级零碳园区是谁公布的？", 0), ("一共有多少个？", 1), ("第二批呢？", 2)]
+    s = report.summary()
+    assert s["first_turns"]["answer_hit"] == 1.0 and s["follow_up_turns"]["answer_hit"] == 1.0
+    assert s["follow_up_turns"]["em"] == 1.0 and s["unanswerable_follow_ups_declined"] == 1.0
+    unresolved = char_f1("第二批呢？", ["第二批国家级零碳园区一共有多少个？"])  # the scripted asker left it as asked
+    assert s["resolution_f1"] == pytest.approx((1.0 + unresolved) / 2, abs=1e-4)
+    assert s["gold_standalone_unchanged"] == 1.0 and s["resolve_ms_p50"] is not None
+
+
+def test_a_wrong_answer_and_a_missed_decline_count_against() -> None:
+    ask, _ = scripted({
+        "首批国家级零碳园区是谁公布的？": ("国家发改委", False),
+        "一共有多少个？": ("20个", False),
+        "第二批呢？": ("52个", False),
+    })  # fmt: skip
+    s = evaluate_dialogues(ask, [DIALOGUE]).summary()
+    assert s["follow_up_turns"]["answer_hit"] == 0.0 and s["unanswerable_follow_ups_declined"] == 0.0
+
+
+def test_standalone_changes_are_listed() -> None:
+    assert standalone_changes(["首批国家级零碳园区是谁公布的？", "一共有多少个？"]) == [
+        ("一共有多少个？", "首批国家级零碳园区一共有多少个？")
+    ]
+
+
+def test_loading_recognising_and_writing(tmp_path: Path) -> None:
+    path = tmp_path / "dialogues.jsonl"
+    row = {
+        "id": "d1",
+        "tags": [],
+        "turns": [{"q": "孙捷是谁？", "answers": ["孙捷"], "evidence": [], "tags": ["first"]}],
+    }
+    path.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert is_dialogue_file(path) and load_dialogues(path)[0].turns[0].question == "孙捷是谁？"
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "g1", "question": "q", "answers": [], "evidence": [], "tags": []}\n', encoding="utf-8")
+    assert not is_dialogue_file(gold)
+    ask, _ = scripted({"孙捷是谁？": ("孙捷", False)})
+    written = write_reports(evaluate_dialogues(ask, load_dialogues(path), "dialogues"), tmp_path / "out")
+    assert [p.name for p in written] == ["dialogues.json", "dialogues.md"]
+    assert json.loads(written[0].read_text(encoding="utf-8"))["turns_detail"][0]["hit"] is True
+    path.write_text('{"id": "d1"}\n', encoding="utf-8")
+    with pytest.raises(QAError, match="line 1"):
+        load_dialogues(path)
