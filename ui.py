@@ -49,6 +49,7 @@ EXAMPLES = [
     "零碳工厂建设到2030年将拓展到哪些行业？",
     "浙江计划今年启动建设多少个省级零碳园区？",
     "How many national zero-carbon parks are in the first batch?",
+    "总结一下这篇文章的主要内容",
     "今天北京的天气怎么样？",
 ]
 MODE_CHOICES = [("混合 hybrid", "hybrid"), ("向量 dense", "dense"), ("关键词 BM25", "bm25")]

@@ -75,7 +75,7 @@ def compose(
         abstained = True
     elif span is not None and answer_at is not None:
         c = citations[answer_at]
-        short_answer = c.text[span.start : span.end]
+        short_answer = "、".join(c.text[a:b] for a, b in span.items) if span.items else c.text[span.start : span.end]
         s, e = best_in_chunk[answer_at]
         answer_text = f"{short_answer}\n{c.text[s:e]}[{c.n}]"
         abstained = False

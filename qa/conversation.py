@@ -113,7 +113,7 @@ def _strip(question: str) -> str:
 def previous_question(history: Sequence[Turn]) -> str | None:
     """The last earlier question as it was understood (its resolution, when it had one)."""
     for turn in reversed(history):
-        if turn.question.strip():
+        if turn.question.strip() and not (turn.answer is not None and turn.answer.intent):
             return _core(turn.resolved_question)
     return None
 

@@ -23,10 +23,12 @@ from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
 from qa.errors import QAError
 from qa.fileio import sha256_file
 from qa.index import HybridIndex, read_manifest, required_settings
+from qa.intents import detect_intent, intent_answer
+from qa.lists import asked_count, gather_items, is_list_question
 from qa.normalize import to_simplified
 from qa.reader import HeuristicReader, Reader, open_reader
 from qa.retrieve import FusionConfig, Retriever
-from qa.types import MODES, Answer, Document, Hit, Mode, Result, Timings, Turn
+from qa.types import MODES, Answer, Document, Hit, Mode, Reading, Result, Timings, Turn
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MAX_QUESTION_CHARS = 500
@@ -226,6 +228,11 @@ class Pipeline:
         t0 = time.perf_counter()
         check_mode_and_k(mode, top_k)
         q, notice = check_question(question)
+        intent = detect_intent(q)
+        if intent:  # a greeting, thanks, help or "summarise": answered from the corpus, no retrieval
+            answer = intent_answer(q, intent, self.index.chunks, mode)
+            elapsed = (time.perf_counter() - t0) * 1000
+            return Result(answer, (), Reading("intent", abstained=False), Timings(0.0, 0.0, elapsed))
         resolution = resolve(q, history)
         understood = resolution.question
         hits = self.retriever.search(understood, max(top_k, 5, depth), mode)
@@ -265,10 +272,23 @@ class Pipeline:
         reading = chosen.read(question, considered, self.index.idf)
         if focus and not reading.abstained and not mentions(considered, focus):
             reading = replace(reading, abstained=True)
+        reading = with_list_items(question, considered, reading)
         t1 = time.perf_counter()
         answer = compose(question, considered, mode, reading, max_citations=top_k, notice=notice, idf=self.index.idf)
         total = (time.perf_counter() - t0) * 1000
         return Result(answer, tuple(hits), reading, Timings(0.0, (t1 - t0) * 1000, total))
+
+
+def with_list_items(question: str, hits: Sequence[Hit], reading: Reading) -> Reading:
+    """A list question answered with one item of an enumeration gets all its items."""
+    span = reading.span
+    if reading.abstained or span is None or not is_list_question(question):
+        return reading
+    items = gather_items(hits[span.hit].chunk.text, span.start, span.end)
+    wanted = asked_count(question)
+    if not items or (wanted is not None and wanted != len(items)):
+        return reading
+    return replace(reading, span=replace(span, start=items[0][0], end=items[-1][1], items=tuple(items)))
 
 
 def mentions(hits: Sequence[Hit], term: str) -> bool:

@@ -107,6 +107,7 @@ class Span:
     start: int
     end: int
     score: float  # the reader's evidence for it (higher: more sure there is an answer)
+    items: tuple[tuple[int, int], ...] = ()  # a gathered list: each item's span inside [start, end)
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class Answer:
     notice: str = ""  # e.g. "question was truncated"; shown, never silently dropped
     short_answer: str | None = None  # the exact answer span, in the asker's script
     resolved_question: str = ""  # the question as understood from the conversation ("" = as asked)
+    intent: str = ""  # "greeting", "thanks", "help" or "summary": a chat reply, not an answer to a question
 
     @property
     def understood(self) -> str:
@@ -148,6 +150,7 @@ class Answer:
             "answer": self.answer,
             "short_answer": self.short_answer,
             "abstained": self.abstained,
+            "intent": self.intent or None,
             "mode": self.mode,
             "citations": [c.to_json() for c in self.citations],
         }

@@ -177,3 +177,30 @@ def test_a_follow_up_about_a_place_the_article_never_names_is_declined(real_pipe
     assert first.short_answer == "150家"
     follow = real_pipeline.ask("江苏呢？", history=[Turn(first.question, first)])
     assert follow.resolved_question == "江苏计划今年启动建设多少家绿色工厂？" and follow.abstained
+
+
+def test_greeting_examples_are_answered_by_the_article(real_pipeline) -> None:
+    hello = real_pipeline.run("你好")
+    assert hello.answer.intent == "greeting" and not hello.answer.abstained and hello.hits == ()
+    examples = [line[2:] for line in hello.answer.answer.splitlines() if line.startswith("- ")]
+    assert len(examples) == 3
+    for question in examples:
+        answer = real_pipeline.ask(question)
+        assert not answer.abstained and answer.short_answer, (question, answer.answer)
+
+
+def test_a_summary_cites_every_part_of_the_article(real_pipeline) -> None:
+    answer = real_pipeline.ask("总结一下这篇文章的主要内容")
+    assert answer.intent == "summary" and not answer.abstained
+    lines = [c.lines for c in answer.citations]
+    assert len(lines) >= 5 and lines == sorted(lines) and lines[0][0] == 1 and lines[-1][1] >= 18
+    follow = real_pipeline.ask("一共有多少个？", history=[Turn("你好", real_pipeline.ask("你好"))])
+    assert follow.resolved_question == ""  # a greeting gives a follow-up nothing to lean on
+
+
+def test_a_list_question_gets_every_item(real_pipeline) -> None:
+    answer = real_pipeline.ask("首批园区有哪五大方面特点？")
+    assert answer.short_answer == "地缘分布均衡、新能源消纳能力强、“以绿制绿”导向突出、工作基础扎实、效益预期显著"
+    cited = next(c for c in answer.citations if c.answer_span)
+    (a, b), (s, e) = cited.answer_span, cited.highlight
+    assert s <= a < b <= e and cited.text[a:b].startswith("地缘分布均衡") and cited.text[a:b].endswith("效益预期显著")
