@@ -49,8 +49,8 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-eval: model  ## gold set + CMRC 2018 dev + DRCD dev, reports in eval/reports/
-	$(VENV)/bin/qa eval --dataset eval/gold.jsonl --dataset ../shared/benchmarks/cmrc2018_dev.json --dataset ../shared/benchmarks/drcd_dev.json
+eval: model  ## gold set + dialogues + CMRC 2018 dev + DRCD dev, reports in eval/reports/
+	$(VENV)/bin/qa eval --dataset eval/gold.jsonl --dataset eval/dialogues.jsonl --dataset ../shared/benchmarks/cmrc2018_dev.json --dataset ../shared/benchmarks/drcd_dev.json
 
 eval-reader: model  ## reader on vs off, end to end on the validation split (CMRC, DRCD) and on gold
 	$(VENV)/bin/qa eval --modes hybrid --split val --reader on --out eval/reports/reader-on --dataset eval/gold.jsonl --dataset ../shared/benchmarks/cmrc2018_dev.json --dataset ../shared/benchmarks/drcd_dev.json
