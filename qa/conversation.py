@@ -135,6 +135,9 @@ def topic(question: str) -> str:
     Empty when the question starts with its predicate or a question word.
     """
     text = re.sub(r"^(?:那么|那|请问|我想知道|想问一下|问一下)", "", _strip(question))
+    title = re.match(r"《[^》]+》|“[^”]+”|「[^」]+」", text)
+    if title:  # a title or a quoted name opening the question is its topic
+        return title.group(0)
     out: list[str] = []
     has_noun = False
     for word, flag in _words(text):

@@ -99,3 +99,12 @@ def test_history_entries_from_json() -> None:
     assert t.resolved_question == "首批园区一共有多少个？" and t.answer is not None and t.answer.short_answer == "52个"
     with pytest.raises(TypeError):
         Turn.from_json(3)
+
+
+def test_a_title_opening_the_question_is_its_topic() -> None:
+    assert (
+        topic("《关于开展零碳工厂建设工作的指导意见》是哪几个部门联合印发的")
+        == "《关于开展零碳工厂建设工作的指导意见》"
+    )
+    resolved = resolve("它要求从哪一年开始遴选零碳工厂？", [turn("《指导意见》是哪几个部门印发的？", "工信部等五部门")])
+    assert resolved.question == "《指导意见》要求从哪一年开始遴选零碳工厂？"
