@@ -17,7 +17,6 @@ import os
 import re
 import string
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -364,34 +363,45 @@ class QABlocks(gr.Blocks):
         app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
         app_kwargs.setdefault("middleware", [Middleware(FileGuard)])
         kwargs["app_kwargs"] = app_kwargs
-        return super().launch(*args, **kwargs)
+        blocking = not kwargs.get("prevent_thread_lock", False)
+        kwargs["prevent_thread_lock"] = True
+        result = super().launch(*args, **kwargs)
+        api = getattr(self, "json_api", None)
+        if api is not None:  # the JSON API in the same server, beside Gradio's own routes
+            self.server_app.mount("/api", api)
+        if blocking:
+            self.block_thread()
+        return result
 
 
 class Asker(Protocol):
     """What the UI needs from ``qa.pipeline.Pipeline``: one call."""
 
     def run(
-        self, question: str, top_k: int = ..., mode: Mode = ..., depth: int = ..., reader: bool = ...
+        self,
+        question: str,
+        top_k: int = ...,
+        mode: Mode = ...,
+        depth: int = ...,
+        reader: bool = ...,
+        history: Sequence[Turn] = ...,
     ) -> Result: ...
 
 
 class ChatService:
-    """The app's calls into the pipeline; one lock because ``ask`` is not documented thread-safe.
-
-    Model inference already uses every core, so serialising answers costs little; the
-    queue still runs up to CONCURRENCY events at once (rendering, the article view).
+    """The app's calls into the pipeline. ``Pipeline.run`` is thread-safe (tested in
+    ``tests/test_e2e.py``: each model engine runs one pass at a time behind its own lock),
+    so the queue runs up to CONCURRENCY events at once without a lock here.
     """
 
     def __init__(self, pipeline: Asker, documents: Sequence[Document]) -> None:
         self.pipeline = pipeline
         self.views = {d.doc_id: ArticleView.from_document(d) for d in documents}
-        self._lock = threading.Lock()
 
     def ask(self, question: str, top_k: int, mode: str, reader: bool = True, history: Sequence[Turn] = ()) -> Result:
-        with self._lock:
-            return self.pipeline.run(
-                question, top_k=int(top_k), mode=cast(Mode, mode), reader=bool(reader), history=history
-            )
+        return self.pipeline.run(
+            question, top_k=int(top_k), mode=cast(Mode, mode), reader=bool(reader), history=history
+        )
 
     # -------------------------------------------------------------- event handlers
     def respond(
@@ -467,15 +477,20 @@ class ChatService:
                 print_exception=False,
             ) from None
         try:
-            return self.ask(question, int(top_k), mode, reader, turns).to_json()
+            k = int(top_k)
         except (TypeError, ValueError):
             raise gr.Error("top-k 应为整数。\ntop-k must be an integer.", print_exception=False) from None
+        try:
+            return self.ask(question, k, mode, reader, turns).to_json()
         except QAError as e:
             raise gr.Error(str(e), print_exception=False) from None
 
 
 def create_app(
-    pipeline: Asker, documents: Sequence[Document] | None = None, corpus_dir: Path | None = None
+    pipeline: Asker,
+    documents: Sequence[Document] | None = None,
+    corpus_dir: Path | None = None,
+    credentials: tuple[str, str] | None = None,
 ) -> gr.Blocks:
     """Build the chat app around an already opened Pipeline (model and index load once).
 
@@ -563,6 +578,13 @@ def create_app(
         show_score.change(svc.rerender, inputs=[turns, show_score], outputs=[chatbot], **private)
         gr.on([raw.change, doc.change], svc.article, inputs=[turns, raw, doc], outputs=[article], **private)
         gr.api(svc.api_ask, api_name="ask")
+    from qa.http_api import create_api
+
+    demo.json_api = create_api(  # type: ignore[attr-defined]
+        pipeline,  # type: ignore[arg-type]
+        credentials,
+        health={"documents": len(svc.views), "reader": getattr(getattr(pipeline, "reader", None), "name", None)},
+    )
 
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
@@ -614,7 +636,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("正在加载模型和索引… / Loading model and index…", file=sys.stderr)
     try:
         pipe = Pipeline.open(args.corpus, args.index, progress=sys.stderr.isatty())
-        app = create_app(pipe, corpus_dir=args.corpus or default_corpus_dir())
+        app = create_app(pipe, corpus_dir=args.corpus or default_corpus_dir(), credentials=auth)
         pipe.ask(EXAMPLES[0])  # warm-up (jieba, first forward pass) so the first user does not wait
     except QAError as e:
         print(str(e), file=sys.stderr)

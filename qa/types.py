@@ -181,7 +181,7 @@ class Turn:
             raise TypeError("history entries are strings or objects")
         question = str(item.get("question", item.get("q", "")) or "")
         answer = item.get("answer")
-        if answer is None and item.get("short_answer") is None:
+        if answer is None and item.get("short_answer") is None and not item.get("resolved_question"):
             return cls(question)
         short = item.get("short_answer")
         return cls(

@@ -204,3 +204,25 @@ def test_a_list_question_gets_every_item(real_pipeline) -> None:
     cited = next(c for c in answer.citations if c.answer_span)
     (a, b), (s, e) = cited.answer_span, cited.highlight
     assert s <= a < b <= e and cited.text[a:b].startswith("地缘分布均衡") and cited.text[a:b].endswith("效益预期显著")
+
+
+def test_pipeline_run_is_thread_safe(real_pipeline) -> None:
+    """Four threads asking at once get exactly the answers one thread gets (the UI and the
+    JSON API call ``run`` from several threads without a lock of their own)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [
+        "首批国家级零碳园区有多少个？",
+        "首批國家級零碳園區有多少個？",
+        "浙江计划今年启动建设多少家绿色工厂？",
+        "孙捷是哪家公司的首席可持续发展官？",
+        "第二批国家级零碳园区什么时候公布？",
+        "How many national zero-carbon parks are in the first batch?",
+        "总结一下这篇文章",
+        "首批园区有哪五大方面特点？",
+    ] * 3
+    modes = ["hybrid", "dense", "bm25"]
+    serial = [real_pipeline.ask(q, mode=modes[i % 3]) for i, q in enumerate(questions)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda iq: real_pipeline.ask(iq[1], mode=modes[iq[0] % 3]), enumerate(questions)))
+    assert parallel == serial
