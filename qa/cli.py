@@ -7,6 +7,7 @@ English, never as a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -164,7 +165,7 @@ def corpus_check(corpus_dir: Path | None, as_json: bool) -> None:
 
 # ---------------------------------------------------------------- qa ask
 @main.command("ask")
-@click.argument("question", required=False)
+@click.argument("question", required=False, metavar="[QUESTION|-]")
 @click.option(
     "--file",
     "questions_file",
@@ -199,6 +200,8 @@ def ask(
     if question is None and questions_file is None:
         raise QAError("请给出问题，或用 --file 指定问题文件。", "Give a question, or a questions file with --file.")
     check_mode_and_k(mode, top_k)
+    if question == "-":  # the question from standard input (any length, any common encoding)
+        question = "\n".join(read_questions(Path("-"))).strip()
     questions = [question] if question is not None else read_questions(questions_file)  # type: ignore[arg-type]
     pipe = Pipeline.open(corpus_dir, index_dir, progress=sys.stderr.isatty(), reader=reader)
     if pipe.build_report and pipe.build_report.rebuilt:
@@ -495,5 +498,33 @@ def load_ui() -> Any:
     return module
 
 
-if __name__ == "__main__":
+# ---------------------------------------------------------------- entry point
+ARGV_BYTES_LIMIT = 16_000
+_SPILLED = "QA_ARGV_SPILLED"
+
+
+def entry() -> None:
+    """The ``qa`` command. Importing onnxruntime crashes the process (SIGSEGV, no message)
+    when its command line passes about 32 KB, e.g. a 12,000-character Chinese question, so
+    a huge argument travels through the environment: the process runs itself again with
+    a placeholder in its place and puts it back before parsing. The question is then
+    checked (and cut to 500 characters with a notice) like any other."""
+    if os.environ.get(_SPILLED) == "1":
+        for i, arg in enumerate(sys.argv):
+            if arg == f"@qa-argv-{i}" and f"QA_ARGV_{i}" in os.environ:
+                sys.argv[i] = os.environ.pop(f"QA_ARGV_{i}")
+        os.environ.pop(_SPILLED, None)
+    else:
+        huge = [i for i, a in enumerate(sys.argv) if i and len(os.fsencode(a)) > ARGV_BYTES_LIMIT]
+        if huge:
+            env = {**os.environ, _SPILLED: "1"}
+            args = list(sys.argv)
+            for i in huge:
+                env[f"QA_ARGV_{i}"], args[i] = args[i], f"@qa-argv-{i}"
+            sys.stdout.flush()
+            os.execve(sys.executable, [sys.executable, "-m", "qa.cli", *args[1:]], env)
     main()
+
+
+if __name__ == "__main__":
+    entry()

@@ -112,6 +112,16 @@ def test_cli_chat_from_a_dialogue_file_and_interactively(tmp_path: Path) -> None
     assert "新对话 / new conversation" in out.stdout and out.stdout.count("〖") == 2  # /quit ended it
 
 
+def test_cli_takes_any_question_length_and_stdin(tmp_path: Path) -> None:
+    """A 20,000-character question on the command line used to kill the process in onnxruntime's
+    import (SIGSEGV past ~32 KB of arguments); it is now cut to 500 characters with the notice."""
+    out = run_qa("ask", "零碳" * 10_000, "--json", index_dir=tmp_path / "idx")
+    assert out.returncode == 0, (out.returncode, out.stderr[-500:])
+    assert "20000" in json.loads(out.stdout)["notice"]
+    out = run_qa("ask", "-", "--json", stdin="首批国家级零碳园区有多少个？\n", index_dir=tmp_path / "idx")
+    assert out.returncode == 0 and json.loads(out.stdout)["short_answer"] == "52个", out.stderr
+
+
 def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
     out = run_qa("ask", "   ", index_dir=tmp_path / "idx")
     assert out.returncode == 1 and "Traceback" not in out.stderr
