@@ -11,7 +11,8 @@ Synthetic data, because the encoder's cost is linear and measured in section 2:
 
 Searches go through qa's own ``Retriever.dense_scores`` / ``bm25_scores`` (on a stub
 index holding the synthetic FAISS / bm25s objects), with qa's candidate count, and
-the FAISS indexes come from ``qa.index._build_faiss`` so HNSW has the product's settings.
+the FAISS indexes come from ``qa.store._faiss_index`` so HNSW has the product's settings, and
+searches go through ``qa.store.LocalStore`` as the retriever's do.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,23 +60,6 @@ def zipf_probs(ranks: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
-@dataclass
-class StubIndex:
-    """Just what ``qa.retrieve.Retriever`` reads from a HybridIndex."""
-
-    n: int
-    faiss: Any = None
-    bm25: Any = None
-    chunks: list[Any] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return self.n
-
-    @staticmethod
-    def tokenize(text: str) -> list[str]:
-        return text.split()
-
-
 def serialized_bytes(index: Any) -> int:
     import faiss
 
@@ -98,8 +81,8 @@ def dense_rows(sizes: tuple[int, ...], section: str = "scale") -> list[dict[str,
     """Flat and HNSW32 (qa's settings) at each size: build, p50, recall@10, bytes per chunk."""
     import faiss
 
-    from qa.index import _build_faiss
-    from qa.retrieve import FusionConfig, Retriever
+    from qa.retrieve import FusionConfig
+    from qa.store import LocalStore, _faiss_index
 
     rng = np.random.default_rng(SEED)
     centres = rng.standard_normal((CENTRES, DIM), dtype=np.float32)
@@ -122,16 +105,14 @@ def dense_rows(sizes: tuple[int, ...], section: str = "scale") -> list[dict[str,
             plans.append(("HNSW32", CHEAP_EF_CONSTRUCTION))  # the trade-off behind the efC proposal
         for factory, ef_construction in plans:
             t0 = time.perf_counter()
-            index = _build_faiss(xb, factory) if ef_construction is None else cheap_hnsw(xb, ef_construction)
+            index = _faiss_index(xb, factory) if ef_construction is None else cheap_hnsw(xb, ef_construction)
             build_s = time.perf_counter() - t0
             if factory != "Flat" and ef_construction is None:
                 per_vector = build_s / n
-            current = {"q": queries[0]}
-            retriever = Retriever(StubIndex(n, faiss=index), lambda _q, c=current: c["q"], FusionConfig())  # type: ignore[arg-type]
+            store = LocalStore([str(i) for i in range(n)], index, None)
 
-            def search(q: np.ndarray, r: Retriever = retriever, c: dict[str, Any] = current) -> dict[int, float]:
-                c["q"] = q
-                return r.dense_scores("", pool)
+            def search(q: np.ndarray, st: LocalStore = store) -> dict[str, float]:
+                return st.dense_search(q, pool)
 
             times = time_searches(search, list(queries[:LATENCY_QUERIES]))
             _, found = index.search(queries, 10)
@@ -182,9 +163,9 @@ def cheap_hnsw(xb: np.ndarray, ef_construction: int):  # type: ignore[no-untyped
     """qa's HNSW32 with a smaller efConstruction (search-time efSearch unchanged)."""
     import faiss
 
-    from qa.index import _build_faiss
+    from qa.store import _faiss_index
 
-    product = _build_faiss(xb[:1], "HNSW32")
+    product = _faiss_index(xb[:1], "HNSW32")
     index = faiss.IndexHNSWFlat(xb.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = ef_construction
     index.hnsw.efSearch = product.hnsw.efSearch
@@ -206,7 +187,8 @@ def bm25_rows(sizes: tuple[int, ...], section: str = "scale") -> list[dict[str, 
     import bm25s
 
     from qa.index import BM25_PARAMS
-    from qa.retrieve import FusionConfig, Retriever
+    from qa.retrieve import FusionConfig
+    from qa.store import LocalStore
 
     rng = np.random.default_rng(SEED + 1)
     t0 = time.perf_counter()
@@ -223,8 +205,8 @@ def bm25_rows(sizes: tuple[int, ...], section: str = "scale") -> list[dict[str, 
         bm25 = bm25s.BM25(**BM25_PARAMS)
         bm25.index((streams[:n], dict(vocab)), show_progress=False)
         build_s = time.perf_counter() - t0
-        retriever = Retriever(StubIndex(n, bm25=bm25), lambda _q: None, FusionConfig())  # type: ignore[arg-type]
-        times = time_searches(lambda q, r=retriever: r.bm25_scores(q, pool), queries)
+        store = LocalStore([str(i) for i in range(n)], None, bm25)
+        times = time_searches(lambda q, st=store: st.bm25_search(q.split(), pool), queries)
         s = bm25.scores
         nbytes = sum(int(s[k].nbytes) for k in ("data", "indices", "indptr"))
         row = {

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import math
 import os
 import re
 import shutil
@@ -37,14 +36,14 @@ import numpy as np
 from qa.chunking import ChunkingConfig, split_sentences, text_hash
 from qa.errors import QAError
 from qa.fileio import atomic_write_text, fsync_dir, sha256_file
+from qa.store import LocalStore, MilvusStore, Store, configured_store, create_store, idf_from, load_store
 from qa.types import Chunk
 
 FORMAT_VERSION = 1
 HNSW_THRESHOLD = 200_000  # below this many chunks exact search is fast enough (see bench/)
 BM25_PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene"}
-HNSW_EF_SEARCH = 128  # bench at 10^6 chunks: recall@10 0.924 at 64, 0.970 at 128 (0.35 -> 0.48 ms)
 TOKENIZER_ID = "jieba-search+stopwords-v1"
-CORE_FILES = ("chunks.jsonl", "vectors.npy", "dense.faiss")
+CORE_FILES = ("chunks.jsonl", "vectors.npy")  # plus the store's own (LocalStore.FILES, MilvusStore.FILES)
 SENTENCE_FILES = ("sentences.npy", "sentence_spans.npy", "sentence_offsets.npy")
 _BUILD_NAME = re.compile(r"build-[\w-]+")  # what a manifest may point at: never a path
 
@@ -72,6 +71,7 @@ class IndexSettings:
     bm25: dict[str, Any] = field(default_factory=lambda: dict(BM25_PARAMS))
     tokenizer: str = TOKENIZER_ID
     format_version: int = FORMAT_VERSION
+    store: str = "local"  # "local" (FAISS + bm25s) or "milvus" (qa.store)
 
 
 def configured_sentence_vectors() -> bool:
@@ -107,6 +107,7 @@ def required_settings(encoder: EncoderLike, chunking: ChunkingConfig) -> dict[st
         "chunking": chunking.to_json(),
         "bm25": BM25_PARAMS,
         "tokenizer": TOKENIZER_ID,
+        "store": configured_store()[0],
     }
 
 
@@ -175,39 +176,15 @@ def _chunk_from_json(d: dict[str, Any]) -> Chunk:
     return Chunk(**{**d, "lines": tuple(d["lines"])})
 
 
-def _build_faiss(vectors: np.ndarray, factory: str):  # type: ignore[no-untyped-def]
-    import faiss
-
-    dim = vectors.shape[1]
-    if factory == "Flat":
-        index = faiss.IndexFlatIP(dim)
-    else:
-        index = faiss.IndexHNSWFlat(dim, int(factory.removeprefix("HNSW")), faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    if len(vectors):
-        index.add(vectors)
-    return index
-
-
-def _build_bm25(token_lists: list[list[str]]):  # type: ignore[no-untyped-def]
-    import bm25s
-
-    bm25 = bm25s.BM25(**BM25_PARAMS)
-    bm25.index([t if t else [""] for t in token_lists], show_progress=False)
-    return bm25
-
-
 class HybridIndex:
-    """Chunks, their unit vectors in FAISS, and a BM25 model over their tokens."""
+    """Chunks, their unit vectors and BM25 tokens, searched through a store (``qa.store``)."""
 
     def __init__(
         self,
         chunks: Sequence[Chunk],
         vectors: np.ndarray,
         settings: IndexSettings,
-        faiss_index: Any = None,
-        bm25: Any = None,
+        store: Store | None = None,
         corpus_hashes: dict[str, str] | None = None,
         tokenizer: Callable[[str], list[str]] | None = None,
         tokens: list[list[str]] | None = None,
@@ -221,11 +198,12 @@ class HybridIndex:
         self.settings = settings
         self.corpus_hashes = dict(corpus_hashes or {})
         self.tokenize = tokenizer or tokenize
-        self.faiss = faiss_index if faiss_index is not None else _build_faiss(self.vectors, settings.faiss_factory)
-        if bm25 is None and tokens is None:
+        if store is None and tokens is None:
             tokens = [self.tokenize(c.text) for c in self.chunks]
         self.tokens = tokens  # BM25 tokens per chunk; a loaded index reads them only when rebuilding
-        self.bm25 = bm25 if bm25 is not None else _build_bm25(tokens or [])
+        ids = [c.chunk_id for c in self.chunks]
+        self.store: Store = store or LocalStore.create(ids, self.vectors, tokens or [], settings.faiss_factory)
+        self.row_of = {cid: i for i, cid in enumerate(ids)}  # store results (chunk ids) -> chunk rows
         self.folder = folder  # the build folder this index was loaded from
         self.reused = 0  # how many vectors the last build took from the previous index
         # Sentence vectors (float16: a similarity needs no more), each sentence's span in
@@ -259,18 +237,17 @@ class HybridIndex:
         return len(self.chunks)
 
     def idf(self, token: str) -> float:
-        """BM25 idf of a token over the chunks; a token the corpus never uses weighs most.
+        """BM25 idf of a token over the chunks; a token the corpus never uses weighs most."""
+        return idf_from(self.store.document_frequency(token), len(self.chunks))
 
-        Read from the BM25 matrix (one column per token), so nothing is re-tokenised.
-        """
-        n = len(self.chunks)
-        tid = self.bm25.vocab_dict.get(token)
-        df = 0
-        if tid is not None:
-            indptr = self.bm25.scores["indptr"]
-            end = indptr[tid + 1] if tid + 1 < len(indptr) else len(self.bm25.scores["data"])
-            df = int(end - indptr[tid])
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+    def dense_search(self, vector: np.ndarray, k: int) -> dict[int, float]:
+        """Cosine of the best ``k`` chunks, by chunk row."""
+        return {self.row_of[cid]: s for cid, s in self.store.dense_search(vector, k).items() if cid in self.row_of}
+
+    def bm25_search(self, query: str, k: int) -> dict[int, float]:
+        """BM25 of the best ``k`` chunks for a (cleaned) query, by chunk row."""
+        found = self.store.bm25_search(self.tokenize(query), k)
+        return {self.row_of[cid]: s for cid, s in found.items() if cid in self.row_of}
 
     def stored_tokens(self) -> list[list[str]]:
         """BM25 tokens per chunk (aligned with ``chunks``) for the next build to reuse: tokenising
@@ -296,6 +273,7 @@ class HybridIndex:
         progress: bool = True,
         batch_size: int = 32,
         sentence_vectors: bool = True,
+        store: tuple[str, str] | None = None,
     ) -> HybridIndex:
         """Embed and tokenise only text that is new; unchanged text reuses both.
 
@@ -343,6 +321,7 @@ class HybridIndex:
                 matrix[r] = known_sentences[h] if h in known_sentences else fresh[h]
             spans = np.array([span for span, _ in rows], dtype=np.int32).reshape(-1, 2)
             sentences = (matrix, spans, offsets)
+        kind, uri = store or configured_store()
         settings = IndexSettings(
             model_id=encoder.model_id,
             model_fingerprint=encoder.fingerprint,
@@ -351,10 +330,14 @@ class HybridIndex:
             passage_engine=encoder.passage_engine,
             sentence_vectors=sentence_vectors,
             faiss_factory=faiss_factory_for(len(chunks)),
+            store=kind,
         )
         tokens = [known_tokens.get(h) for h in hashes]
         tokens = [t if t is not None else tokenize(c.text) for c, t in zip(chunks, tokens, strict=True)]
-        index = cls(chunks, vectors, settings, corpus_hashes=corpus_hashes, tokens=tokens, sentences=sentences)
+        searcher = create_store(kind, uri, [c.chunk_id for c in chunks], vectors, tokens, settings.faiss_factory)
+        index = cls(
+            chunks, vectors, settings, searcher, corpus_hashes=corpus_hashes, tokens=tokens, sentences=sentences
+        )
         index.reused = sum(h in known_chunks for h in hashes)
         return index
 
@@ -369,8 +352,6 @@ class HybridIndex:
             raise write_failed(e, index_dir) from e
 
     def _save_locked(self, index_dir: Path) -> Path:
-        import faiss
-
         remove_temp_files(index_dir)  # a killed build's leftovers: free their space first
         build_id = f"build-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
         tmp = index_dir / f".tmp-{build_id}"
@@ -383,8 +364,7 @@ class HybridIndex:
             if self.sentences is not None:
                 for name, array in zip(SENTENCE_FILES, self.sentences, strict=True):
                     np.save(tmp / name, array, allow_pickle=False)
-            faiss.write_index(self.faiss, str(tmp / "dense.faiss"))
-            self.bm25.save(str(tmp / "bm25"), show_progress=False)
+            store_entry = self.store.save(tmp)
             if self.tokens is not None:
                 with (tmp / "tokens.jsonl").open("w", encoding="utf-8") as f:
                     f.writelines(json.dumps(t, ensure_ascii=False) + "\n" for t in self.tokens)
@@ -405,8 +385,10 @@ class HybridIndex:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        previous = read_manifest(index_dir) or {}
         manifest = {
             **asdict(self.settings),
+            "store_entry": store_entry,
             "build": build_id,
             "n_chunks": len(self.chunks),
             "corpus": self.corpus_hashes,
@@ -421,20 +403,25 @@ class HybridIndex:
             shutil.rmtree(final, ignore_errors=True)
             raise error from e
         remove_stale_builds(index_dir, keep=build_id)
+        if isinstance(self.store, MilvusStore):  # the previous build's collection stays for its readers
+            self.store.drop_older(index_dir, keep={str((previous.get("store_entry") or {}).get("collection", ""))})
         return final
 
     @classmethod
     def load(cls, index_dir: Path, verify: bool = True) -> HybridIndex:
         """Load and check an index; any inconsistency is a QAError that says rebuild."""
-        import bm25s
-        import faiss
-
         manifest = read_manifest(index_dir)
         if manifest is None:
             raise QAError(f"索引不存在：{index_dir}", f"No index at {index_dir}")
         files = manifest.get("files")
         build_name = str(manifest.get("build", ""))
-        if not isinstance(files, dict) or not set(CORE_FILES) <= files.keys() or not _BUILD_NAME.fullmatch(build_name):
+        store_entry = manifest.get("store_entry") or {"kind": "local"}
+        store_files = MilvusStore.FILES if store_entry.get("kind") == "milvus" else LocalStore.FILES
+        if (
+            not isinstance(files, dict)
+            or not {*CORE_FILES, *store_files} <= files.keys()
+            or not _BUILD_NAME.fullmatch(build_name)
+        ):
             raise QAError(
                 "索引清单不完整或格式不对，需要重建。", "The index manifest is incomplete or malformed; rebuild it."
             )
@@ -450,10 +437,7 @@ class HybridIndex:
             with (build / "chunks.jsonl").open(encoding="utf-8") as f:
                 chunks = [_chunk_from_json(json.loads(line)) for line in f if line.strip()]
             vectors = np.load(build / "vectors.npy", allow_pickle=False)
-            dense = faiss.read_index(str(build / "dense.faiss"))
-            if hasattr(dense, "hnsw"):  # efSearch is stored in the file: apply the current setting
-                dense.hnsw.efSearch = HNSW_EF_SEARCH
-            bm25 = bm25s.BM25.load(str(build / "bm25"), show_progress=False, verbosity=0)
+            store = load_store(build, [c.chunk_id for c in chunks], store_entry)
             settings = IndexSettings(**{k: manifest[k] for k in IndexSettings.__dataclass_fields__ if k in manifest})
             sentences = None
             if settings.sentence_vectors:
@@ -463,7 +447,7 @@ class HybridIndex:
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as e:
             raise QAError(f"索引无法读取：{e}", f"Index cannot be read: {e}") from e
         n = manifest.get("n_chunks")
-        if not (len(chunks) == n == len(vectors) == dense.ntotal) or vectors.shape[1:] != (settings.dim,):
+        if not (len(chunks) == n == len(vectors) == len(store)) or vectors.shape[1:] != (settings.dim,):
             raise QAError(
                 "索引内容不一致（分块数或向量维度不符）。",
                 "Index is inconsistent (chunk count or vector dimension mismatch).",
@@ -476,8 +460,7 @@ class HybridIndex:
             chunks,
             vectors,
             settings,
-            faiss_index=dense,
-            bm25=bm25,
+            store,
             corpus_hashes=manifest.get("corpus"),
             folder=build,
             sentences=sentences,  # type: ignore[arg-type]

@@ -1,4 +1,6 @@
-"""Retrieval: dense (FAISS), lexical (BM25) and their fusion, behind one ``search`` call.
+"""Retrieval: dense, lexical (BM25) and their fusion, behind one ``search`` call.
+
+Both searches go through the index's store (``qa.store``: FAISS + bm25s, or Milvus).
 
 The fusion functions are pure (score dicts in, score dict out) so they can be unit
 tested and compared on the benchmarks without any I/O.
@@ -58,14 +60,23 @@ def top_k(scores: Scores, k: int) -> list[tuple[int, float]]:
 
 
 # ---------------------------------------------------------------- the retriever
+FUSION_METHODS = ("score", "rrf")
+
+
 @dataclass(frozen=True)
 class FusionConfig:
     """How hybrid mode combines the two retrievers (chosen by measurement, see README)."""
 
-    method: str = "score"  # "score" (weighted min-max) or "rrf"
+    method: str = "score"  # "score" (weighted min-max) or "rrf": nothing else is accepted
     alpha: float = 0.4  # weight of the dense side (measured: README, "Fusion")
     candidates: int = 50  # how many each side contributes before fusion
     rrf_k: int = 60
+
+    def __post_init__(self) -> None:
+        if self.method not in FUSION_METHODS:
+            raise ValueError(f"unknown fusion method {self.method!r}; expected one of {FUSION_METHODS}")
+        if not 0.0 <= self.alpha <= 1.0 or self.candidates < 1:
+            raise ValueError(f"fusion alpha must be in [0, 1] and candidates >= 1, not {self.alpha}, {self.candidates}")
 
 
 class Retriever:
@@ -85,24 +96,15 @@ class Retriever:
         return np.asarray(self.encode_query(query), dtype=np.float32).reshape(1, -1)
 
     def dense_scores(self, query: str, k: int, vector: np.ndarray | None = None) -> dict[int, float]:
-        """Cosine of the best ``k`` chunks (``vector``: the query's, when already embedded)."""
+        """Cosine of the best ``k`` chunks by row (``vector``: the query's, when already embedded)."""
         if len(self.index) == 0:
             return {}
-        q = self.query_vector(query) if vector is None else vector
-        scores, ids = self.index.faiss.search(q, min(k, len(self.index)))
-        return {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+        return self.index.dense_search(self.query_vector(query) if vector is None else vector, k)
 
     def bm25_scores(self, query: str, k: int) -> dict[int, float]:
         if len(self.index) == 0:
             return {}
-        vocab = self.index.bm25.vocab_dict
-        tokens = [t for t in self.index.tokenize(query) if t in vocab]
-        if not tokens:
-            return {}
-        scores = self.index.bm25.get_scores(tokens)
-        k = min(k, len(scores))
-        best = np.argpartition(-scores, k - 1)[:k]
-        return {int(i): float(scores[i]) for i in best if scores[i] > 0}
+        return self.index.bm25_search(query, k)
 
     def search(self, query: str, top_k_: int = 5, mode: Mode = "hybrid") -> list[Hit]:
         """Ranked hits for a question in either script (it is cleaned and simplified first)."""
