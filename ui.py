@@ -10,7 +10,6 @@ Run it with ``python ui.py`` (or ``qa serve``); see ``main`` for the options.
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import logging
 import os
@@ -608,25 +607,23 @@ def auth_from_env() -> tuple[str, str] | None:
     return os.environ.get("QA_UI_USER", "").strip() or "qa", password
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="ui.py", description="零碳园区问答 chat UI (Gradio).")
-    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    p.add_argument("--share", action="store_true", help="create a public Gradio share link (off by default)")
-    p.add_argument("--corpus", type=Path, default=None, help="corpus folder (default corpus/)")
-    p.add_argument("--index", type=Path, default=None, help="index folder (default index/)")
-    return p.parse_args(argv)
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    share: bool = False,
+    corpus: Path | None = None,
+    index: Path | None = None,
+) -> int:
+    """Load model and index once, then serve the UI (and the JSON API) until interrupted.
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Load model and index once, then serve the UI until interrupted."""
-    args = parse_args(argv)
+    The one launcher: ``qa serve`` and ``python ui.py`` both come here with the options
+    ``qa serve`` defines."""
     auth = auth_from_env()
-    if not is_loopback(args.host) and auth is None:
+    if not is_loopback(host) and auth is None:
         print(
-            f"警告：正在绑定非本机地址 {args.host}，且未设置密码；网络上的任何人都能使用本应用。"
+            f"警告：正在绑定非本机地址 {host}，且未设置密码；网络上的任何人都能使用本应用。"
             "请设置环境变量 QA_UI_PASSWORD（用户名 QA_UI_USER，默认 qa）。\n"
-            f"WARNING: binding {args.host} (not loopback) without a password: anyone on the network can use "
+            f"WARNING: binding {host} (not loopback) without a password: anyone on the network can use "
             "this app. Set QA_UI_PASSWORD (and optionally QA_UI_USER, default 'qa').",
             file=sys.stderr,
         )
@@ -635,15 +632,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     print("正在加载模型和索引… / Loading model and index…", file=sys.stderr)
     try:
-        pipe = Pipeline.open(args.corpus, args.index, progress=sys.stderr.isatty())
-        app = create_app(pipe, corpus_dir=args.corpus or default_corpus_dir(), credentials=auth)
+        pipe = Pipeline.open(corpus, index, progress=sys.stderr.isatty())
+        app = create_app(pipe, corpus_dir=corpus or default_corpus_dir(), credentials=auth)
         pipe.ask(EXAMPLES[0])  # warm-up (jieba, first forward pass) so the first user does not wait
     except QAError as e:
         print(str(e), file=sys.stderr)
         return 1
     print(f"已就绪 / ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     try:
-        app.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth)
+        app.launch(server_name=host, server_port=port, share=share, auth=auth)
     except KeyboardInterrupt:
         print("\n已停止 / Stopped", file=sys.stderr)
     except OSError as e:  # e.g. the port is taken
@@ -652,5 +649,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python ui.py [OPTIONS]`` is ``qa serve [OPTIONS]``: one set of options, one launcher."""
+    from qa.cli import main as cli
+
+    cli(["serve", *(sys.argv[1:] if argv is None else argv)], prog_name="ui.py")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

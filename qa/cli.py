@@ -470,15 +470,8 @@ def eval_command(
 @index_option
 @friendly_errors
 def serve(host: str, port: int, share: bool, corpus_dir: Path | None, index_dir: Path | None) -> None:
-    """Start the chat UI (the same as `python ui.py`); model and index load once."""
-    argv = ["--host", host, "--port", str(port)]
-    if share:
-        argv.append("--share")
-    if corpus_dir is not None:
-        argv += ["--corpus", str(corpus_dir)]
-    if index_dir is not None:
-        argv += ["--index", str(index_dir)]
-    sys.exit(load_ui().main(argv))
+    """Start the chat UI and the JSON API (`python ui.py` is the same command); model and index load once."""
+    sys.exit(load_ui().serve(host=host, port=port, share=share, corpus=corpus_dir, index=index_dir))
 
 
 def load_ui() -> Any:

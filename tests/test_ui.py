@@ -279,9 +279,15 @@ def test_auth_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ui.auth_from_env() == ("alice", "s3cret")
 
 
-def test_defaults_are_loopback_7860_without_share() -> None:
-    args = ui.parse_args([])
-    assert (args.host, args.port, args.share) == ("127.0.0.1", 7860, False)
+def test_defaults_are_loopback_7860_without_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from qa.cli import main as cli
+
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(ui, "serve", lambda **kw: seen.append(kw) or 0)
+    assert CliRunner().invoke(cli, ["serve"]).exit_code == 0
+    assert (seen[0]["host"], seen[0]["port"], seen[0]["share"]) == ("127.0.0.1", 7860, False)
 
 
 @pytest.mark.parametrize(("host", "password", "warned"), [("0.0.0.0", "", True), ("0.0.0.0", "pw", False)])
@@ -295,7 +301,7 @@ def test_public_bind_without_password_warns(
 
     monkeypatch.setattr(qa.pipeline.Pipeline, "open", refuse)
     monkeypatch.setenv("QA_UI_PASSWORD", password)
-    assert ui.main(["--host", host, "--port", "1"]) == 1
+    assert ui.serve(host=host, port=1) == 1
     err = capsys.readouterr().err
     assert ("WARNING" in err) is warned
     assert "Stop here." in err and "Traceback" not in err
@@ -444,19 +450,19 @@ def test_page_loads(served: str) -> None:
     assert r.status_code == 200 and "<html" in r.text.lower()
 
 
-def test_qa_serve_calls_ui_main_with_the_same_options(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_qa_serve_and_ui_py_are_one_launcher(monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
     from qa.cli import main as cli
 
-    seen: list[list[str]] = []
-    monkeypatch.setattr(ui, "main", lambda argv: seen.append(list(argv)) or 0)
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(ui, "serve", lambda **kw: seen.append(kw) or 0)
     result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--port", "8000", "--share", "--index", "ix"])
     assert result.exit_code == 0, result.output
-    assert seen == [["--host", "0.0.0.0", "--port", "8000", "--share", "--index", "ix"]]
-    seen.clear()
-    assert CliRunner().invoke(cli, ["serve"]).exit_code == 0
-    assert seen == [["--host", "127.0.0.1", "--port", "7860"]]
+    assert seen == [{"host": "0.0.0.0", "port": 8000, "share": True, "corpus": None, "index": Path("ix")}]
+    with pytest.raises(SystemExit) as exit_info:  # python ui.py OPTIONS: the same command, the same options
+        ui.main(["--port", "8001"])
+    assert exit_info.value.code == 0 and seen[-1]["port"] == 8001 and seen[-1]["host"] == "127.0.0.1"
 
 
 def test_article_marks_possibly_related_lines_faintly(article: ui.ArticleView) -> None:
