@@ -97,10 +97,14 @@ def breakdown(pipe: Any, questions: list[str]) -> dict[str, Any]:
                 "total": total,
                 "clean/simplify": get("clean"),
                 "encoder": get("encoder"),
-                "faiss": None if dense is None or "encoder" not in m else dense - m["encoder"],
+                # search() embeds the question (encoder) before dense_scores: the two timers do not
+                # nest, so the dense search is dense_total itself (subtracting the encoder went negative)
+                "faiss": dense,
                 "jieba": get("jieba"),
                 "bm25": None if bm25 is None or "jieba" not in m else bm25 - m["jieba"],
-                "fusion": None if None in (search, dense, bm25, get("clean")) else search - m["clean"] - dense - bm25,  # type: ignore[operator]
+                "fusion": None
+                if None in (search, dense, bm25, get("clean"), get("encoder"))
+                else search - m["clean"] - m["encoder"] - dense - bm25,  # type: ignore[operator]
                 "compose": get("compose"),
                 "check": None if search is None or "compose" not in m else total - search - m["compose"],
             }

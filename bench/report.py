@@ -103,6 +103,48 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
                 ob is not None and pb is not None and ob < pb,
                 f"{_f(ob, 1, ' s')} vs {_f(pb, 1, ' s')} (ours ÷ peer {_ratio(ob, pb)})" if ob and pb else "–",
             )
+    serving = s.get("serving", {})
+    api_qps, own, grad = (
+        _get(serving, "api", "qps"),
+        serving.get("pipeline_two_threads_qps"),
+        _get(serving, "gradio", "qps"),
+    )
+    api_errors, api_differing = _get(serving, "api", "errors"), _get(serving, "api", "differing_answers")
+    errs = None if api_errors is None or api_differing is None else api_errors + api_differing
+    add(
+        "/api/ask, 20 clients: zero errors, answers as single-user",
+        errs,
+        errs == 0,
+        _f(errs, 0, " errors or differences"),
+    )
+    add(
+        "/api/ask q/s ≥ 80 % of the pipeline's (2 threads)",
+        api_qps if own else None,
+        api_qps is not None and own and api_qps >= 0.8 * own,
+        f"{_f(api_qps, 1)} vs {_f(own, 1)} q/s",
+    )
+    add(
+        "/api/ask q/s ≥ 3 × the Gradio endpoint's",
+        api_qps if grad else None,
+        api_qps is not None and grad and api_qps >= 3 * grad,
+        f"{_f(api_qps, 1)} vs {_f(grad, 1)} q/s ({_ratio(api_qps, grad)})" if grad else "–",
+    )
+    return out
+
+
+def section_serving(sv: dict[str, Any]) -> list[str]:
+    out = [
+        f"## Serving ({sv.get('clients')} concurrent clients × {sv.get('per_client')} questions, reader on)",
+        "",
+    ]
+    rows = [["pipeline in one process, 2 threads", _f(sv.get("pipeline_two_threads_qps"), 1), "–", "–", "–"]]
+    for label, key in (("`POST /api/ask` (JSON API)", "api"), ("Gradio `ask` endpoint (gradio_client)", "gradio")):
+        d = sv.get(key, {})
+        rows.append(
+            [label, _f(d.get("qps"), 1), _f(d.get("p50_ms"), 0, " ms"), _f(d.get("p95_ms"), 0, " ms"),
+             f"{d.get('errors')} / {d.get('differing_answers')}"]
+        )  # fmt: skip
+    out += _table(["path", "q/s", "p50", "p95", "errors / answers differing"], rows)
     return out
 
 
@@ -443,6 +485,7 @@ def markdown(res: dict[str, Any]) -> str:
         ("build", section_build),
         ("incremental", section_incremental),
         ("cold", section_cold),
+        ("serving", section_serving),
         ("peer", section_peer),
         ("scale", section_scale),
     )

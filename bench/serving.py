@@ -1,0 +1,142 @@
+"""Section "serving": answers per second through the front doors, against the pipeline's own.
+
+- the pipeline in one process, from two threads (what the two cores can do);
+- ``POST /api/ask`` (the JSON API) with 20 concurrent clients × 20 questions;
+- the Gradio ``ask`` endpoint (``gradio_client``) with the same clients and questions.
+
+The app is the real one (``ui.create_app``, real model, reader on) on a loopback port in
+this worker process. Every answer is compared with the single-user answer; errors and
+differences are counted, not hidden.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench.common import say
+
+CLIENTS = 20
+PER_CLIENT = 20
+QUESTIONS = (
+    "首批国家级零碳园区有多少个？",
+    "首批國家級零碳園區有多少個？",
+    "浙江计划今年启动建设多少家绿色工厂？",
+    "孙捷是哪家公司的首席可持续发展官？",
+    "零碳工厂建设到2030年将拓展到哪些行业？",
+    "全国各类园区约有多少个？",
+    "2024年末哪个会议把零碳园区和工厂建设并列提出了？",
+    "第二批国家级零碳园区什么时候公布？",
+    "How many national zero-carbon parks are in the first batch?",
+    "李晓锋在哪所大学任教？",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in ("latency_ms", "timings")}
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def _clients(call: Any, work: list[str], expected: dict[str, Any]) -> dict[str, Any]:
+    """``CLIENTS`` threads, each asking its share one after the other; q/s over the wall time."""
+    lock = threading.Lock()
+    times: list[float] = []
+    errors: list[str] = []
+    differing = 0
+    shares = [work[i::CLIENTS] for i in range(CLIENTS)]
+
+    def client(share: list[str]) -> None:
+        nonlocal differing
+        for q in share:
+            t0 = time.perf_counter()
+            try:
+                got = call(q)
+            except Exception as e:  # counted and reported: the point of the section
+                with lock:
+                    errors.append(f"{type(e).__name__}: {str(e)[:120]}")
+                continue
+            ms = (time.perf_counter() - t0) * 1000
+            with lock:
+                times.append(ms)
+                differing += _plain(got) != expected[q]
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        list(pool.map(client, shares))
+    wall = time.perf_counter() - t0
+    return {
+        "questions": len(work),
+        "errors": len(errors),
+        "error_examples": errors[:3],
+        "differing_answers": differing,
+        "qps": round(len(times) / wall, 2),
+        "p50_ms": round(_percentile(times, 50), 1) if times else None,
+        "p95_ms": round(_percentile(times, 95), 1) if times else None,
+        "wall_s": round(wall, 1),
+    }
+
+
+def run(args: Any) -> dict[str, Any]:
+    import httpx
+    from gradio_client import Client
+
+    import ui
+    from qa.pipeline import Pipeline
+
+    pipe = Pipeline.open(progress=False)
+    expected = {q: _plain(pipe.run(q).to_json()) for q in QUESTIONS}
+    work = [QUESTIONS[i % len(QUESTIONS)] for i in range(CLIENTS * PER_CLIENT)]
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda q: pipe.run(q), work))
+    own_qps = len(work) / (time.perf_counter() - t0)
+    say("serving", f"pipeline, 2 threads: {own_qps:.1f} q/s")
+
+    app = ui.create_app(pipe)
+    port = _free_port()
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        http = httpx.Client(base_url=base, timeout=300, limits=httpx.Limits(max_connections=CLIENTS))
+        api = _clients(lambda q: http.post("/api/ask", json={"question": q}).raise_for_status().json(), work, expected)
+        say("serving", f"/api/ask: {api['qps']} q/s, p50 {api['p50_ms']} ms, errors {api['errors']}")
+        gradio_clients = [Client(base, verbose=False) for _ in range(CLIENTS)]
+        local = threading.local()
+        counter = iter(range(CLIENTS))
+        counter_lock = threading.Lock()
+
+        def gradio_call(q: str) -> dict[str, Any]:
+            if not hasattr(local, "client"):
+                with counter_lock:
+                    local.client = gradio_clients[next(counter)]
+            return local.client.predict(q, 3, "hybrid", api_name="/ask")
+
+        grad = _clients(gradio_call, work, expected)
+        say("serving", f"gradio ask: {grad['qps']} q/s, p50 {grad['p50_ms']} ms, errors {grad['errors']}")
+    finally:
+        app.close()
+    return {
+        "clients": CLIENTS,
+        "per_client": PER_CLIENT,
+        "pipeline_two_threads_qps": round(own_qps, 2),
+        "api": api,
+        "gradio": grad,
+        "api_vs_pipeline": round(api["qps"] / own_qps, 3),
+        "api_vs_gradio": round(api["qps"] / grad["qps"], 2) if grad["qps"] else None,
+        "median_question_ms": round(statistics.median(pipe.run(q).timings.total_ms for q in QUESTIONS), 1),
+    }
