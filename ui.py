@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import re
 import string
 import sys
@@ -27,14 +26,15 @@ import gradio as gr
 from qa.conversation import HISTORY_TURNS
 from qa.errors import QAError
 from qa.normalize import is_traditional, to_simplified, to_traditional
+from qa.settings import TOP_K_DEFAULT, TOP_K_MAX
 from qa.types import Answer, Citation, Document, Mode, Result, Turn
 
 log = logging.getLogger("qa.ui")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
-DEFAULT_TOP_K = 3
-MAX_UI_TOP_K = 10
+DEFAULT_TOP_K = TOP_K_DEFAULT
+MAX_UI_TOP_K = TOP_K_MAX
 MAX_TURNS = 50  # history kept per browser session: bounds memory on long sessions
 STATE_TTL_SECONDS = 4 * 3600  # and idle sessions' history is dropped after this
 MAX_SHOWN_QUESTION = 1000  # the pipeline truncates at 500 and says so; this only limits the echo
@@ -601,10 +601,10 @@ def is_loopback(host: str) -> bool:
 
 def auth_from_env() -> tuple[str, str] | None:
     """(user, password) for Gradio's login when QA_UI_PASSWORD is set."""
-    password = os.environ.get("QA_UI_PASSWORD", "")
-    if not password:
-        return None
-    return os.environ.get("QA_UI_USER", "").strip() or "qa", password
+    from qa.settings import current
+
+    chosen = current()
+    return (chosen.ui_user, chosen.ui_password) if chosen.ui_password else None
 
 
 def serve(
@@ -618,7 +618,11 @@ def serve(
 
     The one launcher: ``qa serve`` and ``python ui.py`` both come here with the options
     ``qa serve`` defines."""
-    auth = auth_from_env()
+    try:
+        auth = auth_from_env()  # reads the settings: every QA_* variable is checked here first
+    except QAError as e:
+        print(str(e), file=sys.stderr)
+        return 1
     if not is_loopback(host) and auth is None:
         print(
             f"警告：正在绑定非本机地址 {host}，且未设置密码；网络上的任何人都能使用本应用。"

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from qa.errors import QAError
+from qa.settings import TOP_K_DEFAULT
 from qa.types import MODES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,6 +51,12 @@ index_option = click.option(
 @click.version_option(package_name="qa")
 def main() -> None:
     """Chinese retrieval QA with cited passages. 中文检索问答，附引用出处。"""
+    from qa.settings import current
+
+    try:
+        current()  # every QA_* variable checked before any work: a bad one stops here, named
+    except QAError as e:
+        raise click.ClickException(str(e)) from None
 
 
 # ---------------------------------------------------------------- qa index
@@ -172,7 +179,7 @@ def corpus_check(corpus_dir: Path | None, as_json: bool) -> None:
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help="One question per line (any common encoding; - for stdin).",
 )
-@click.option("--top-k", default=3, show_default=True, type=int, help="How many passages to cite.")
+@click.option("--top-k", default=TOP_K_DEFAULT, show_default=True, type=int, help="How many passages to cite.")
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (JSON Lines with --file).")
 @click.option(
@@ -285,7 +292,7 @@ CHAT_HELP = "输入问题；/new 开始新对话，/quit 退出。 Ask away; /ne
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help='JSON Lines of {"dialogue": ID, "q": QUESTION}; consecutive lines with one ID are one dialogue.',
 )
-@click.option("--top-k", default=3, show_default=True, type=int, help="How many passages to cite.")
+@click.option("--top-k", default=TOP_K_DEFAULT, show_default=True, type=int, help="How many passages to cite.")
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one `ask --json` object per question (JSON Lines).")
 @click.option(

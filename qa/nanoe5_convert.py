@@ -55,13 +55,16 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".xml")
 
 def configured_model() -> str:
     """The embedding model to use: ``$QA_EMBED_MODEL``, else the bundled default."""
-    return os.environ.get("QA_EMBED_MODEL", "").strip() or DEFAULT_MODEL
+    from qa.settings import current
+
+    return current().embed_model
 
 
 def cache_dir() -> Path:
     """Where converted models live: ``$QA_CACHE_DIR``, else ``~/.cache/qa`` (outside git)."""
-    env = os.environ.get("QA_CACHE_DIR", "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "qa"
+    from qa.settings import current
+
+    return current().cache_dir
 
 
 # --------------------------------------------------------------------------- #

@@ -36,18 +36,15 @@ _TOKENS_PER_BATCH = 1024  # padded tokens per run (measured best of 512-4096): s
 
 def configured_engine() -> str:
     """``$QA_PASSAGE_ENGINE`` (``auto`` = ``onnx`` when ONNX Runtime is installed, else ``torch``)."""
-    engine = os.environ.get("QA_PASSAGE_ENGINE", "auto").strip().lower() or "auto"
+    from qa.settings import current
+
+    engine = current().passage_engine
     if engine == "auto":
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
             return "torch"
         return "onnx"
-    if engine not in ENGINES:
-        raise QAError(
-            f"QA_PASSAGE_ENGINE 只能是 auto、{'、'.join(ENGINES)}，而不是 {engine!r}。",
-            f"QA_PASSAGE_ENGINE must be auto or one of {', '.join(ENGINES)}, not {engine!r}.",
-        )
     return engine
 
 

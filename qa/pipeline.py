@@ -10,12 +10,12 @@ resolved into the standalone question it means (``qa.conversation``).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from qa import settings
 from qa.answer import compose
 from qa.chunking import ChunkingConfig, chunk_documents
 from qa.conversation import resolve
@@ -31,21 +31,21 @@ from qa.retrieve import FusionConfig, Retriever
 from qa.types import MODES, Answer, Document, Hit, Mode, Reading, Result, Timings, Turn
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-MAX_QUESTION_CHARS = 500
-MAX_TOP_K = 50
+MAX_QUESTION_CHARS = settings.MAX_QUESTION_CHARS
+MAX_TOP_K = settings.TOP_K_MAX
 
 
 def default_corpus_dir() -> Path:
-    env = os.environ.get("QA_CORPUS_DIR")
-    if env:
-        return Path(env)
+    chosen = settings.current().corpus_dir
+    if chosen is not None:
+        return chosen
     return Path("corpus") if Path("corpus").is_dir() else PROJECT_ROOT / "corpus"
 
 
 def default_index_dir() -> Path:
-    env = os.environ.get("QA_INDEX_DIR")
-    if env:
-        return Path(env)
+    chosen = settings.current().index_dir
+    if chosen is not None:
+        return chosen
     return Path("index") if Path("corpus").is_dir() else PROJECT_ROOT / "index"
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import threading
 from collections import OrderedDict
@@ -154,22 +153,16 @@ def choose_windows(
 
 
 def reader_folder() -> Path:
-    env = os.environ.get("QA_READER_MODEL", "").strip()
-    return Path(env).expanduser() if env else DEFAULT_READER_DIR
+    from qa.settings import current
+
+    return current().reader_model or DEFAULT_READER_DIR
 
 
 def configured_reader_choice() -> str:
     """``$QA_READER``: ``on`` (the trained model) or ``off`` (the heuristic reader)."""
-    choice = os.environ.get("QA_READER", "on").strip().lower() or "on"
-    if choice in ("0", "false", "no"):
-        choice = "off"
-    if choice in ("1", "true", "yes"):
-        choice = "on"
-    if choice not in READER_CHOICES:
-        raise QAError(
-            f"QA_READER 只能是 on 或 off，而不是 {choice!r}。", f"QA_READER must be on or off, not {choice!r}."
-        )
-    return choice
+    from qa.settings import current
+
+    return current().reader
 
 
 def open_reader(choice: str | None = None, progress: bool = True) -> Reader:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 import uuid
 from collections import Counter
@@ -70,12 +69,10 @@ class Store(Protocol):
 
 def configured_store() -> tuple[str, str]:
     """(``$QA_STORE``, ``$QA_MILVUS_URI``); the URI is "" for the local store."""
-    kind = os.environ.get("QA_STORE", "local").strip().lower() or "local"
-    if kind not in STORE_CHOICES:
-        raise QAError(
-            f"QA_STORE 只能是 local 或 milvus，而不是 {kind!r}。", f"QA_STORE must be local or milvus, not {kind!r}."
-        )
-    return kind, (os.environ.get("QA_MILVUS_URI", "").strip() if kind == "milvus" else "")
+    from qa.settings import current
+
+    settings = current()
+    return settings.store, (settings.milvus_uri if settings.store == "milvus" else "")
 
 
 # ---------------------------------------------------------------- local: FAISS + bm25s
