@@ -17,14 +17,16 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from qa.types import Chunk, Document
 
 CLOSE_QUOTES = "”’」』）)"
+SENTENCE_END = "。！？!?…"  # the one definition: chunk boundaries and answer sentences both use it
+CLAUSE_END = "；;"  # answers also stop at a clause end; chunks prefer it only after sentence ends
 SENTENCE_BOUNDARY = (
-    f"(?<=[。！？!?…])(?![{CLOSE_QUOTES}])"  # after a sentence end not followed by a closing quote
-    f"|(?<=[。！？!?…][{CLOSE_QUOTES}])"  # or after the closing quote that follows it
+    f"(?<=[{SENTENCE_END}])(?![{CLOSE_QUOTES}])"  # after a sentence end not followed by a closing quote
+    f"|(?<=[{SENTENCE_END}][{CLOSE_QUOTES}])"  # or after the closing quote that follows it
 )
-SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』）)]?)?")
+SENTENCE = re.compile(f"[^{SENTENCE_END}{CLAUSE_END}\n]+(?:[{SENTENCE_END}{CLAUSE_END}]+[{CLOSE_QUOTES}]?)?")
 """A sentence (or clause after ；) with its end punctuation and a closing quote: the unit
 an answer quotes, highlights and, in the index, embeds on its own."""
-SEPARATORS = ["\n\n", "\n", SENTENCE_BOUNDARY, "(?<=[；;])", "(?<=[，,、：:])", "(?<= )", ""]
+SEPARATORS = ["\n\n", "\n", SENTENCE_BOUNDARY, f"(?<=[{CLAUSE_END}])", "(?<=[，,、：:])", "(?<= )", ""]
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,8 @@ REBUILD_REASONS = {
     "format_version": ("索引格式版本不同", "the index format version differs"),
     "bm25": ("BM25 参数有变化", "the BM25 parameters changed"),
     "tokenizer": ("BM25 分词方式有变化", "the BM25 tokenizer changed"),
+    "text_processing": ("文本清洗或分块的代码有变化", "the text cleaning or chunking code changed"),
+    "store": ("索引存储有变化（QA_STORE）", "the index store changed (QA_STORE)"),
 }
 
 

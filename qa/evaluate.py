@@ -332,29 +332,10 @@ def default_cache_dir() -> Path:
     return cache_dir()
 
 
-def text_code_fingerprint() -> str:
-    """Hash of the code and libraries that turn raw text into chunks and BM25 tokens.
-
-    A change to cleaning, chunking or the stop words changes the index without changing
-    any setting (``TOKENIZER_ID`` stays put), so cached indexes must not be reused then.
-    Any edit of these files (even a comment) causes one rebuild: stale numbers are worse.
-    """
-    import qa.chunking
-    import qa.corpus
-    import qa.normalize
-    import qa.tokenize
-    from qa.index import library_versions
-
-    h = hashlib.sha256(json.dumps(library_versions(), sort_keys=True).encode())
-    for module in (qa.normalize, qa.corpus, qa.chunking, qa.tokenize):
-        h.update(Path(str(module.__file__)).read_bytes())
-    return h.hexdigest()
-
-
 def index_key(ds: Dataset, encoder: Any, chunking: ChunkingConfig) -> str:
-    """Cache folder name: the data's hash plus every setting that changes the index."""
+    """Cache folder name: the data's hash plus every setting that changes the index (the
+    text-processing version among them, as in the production manifest)."""
     settings = {
-        "text_code": text_code_fingerprint(),
         "data": ds.source_hash,
         "kind": ds.kind,
         "loader": LOADER_VERSION,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import re
@@ -72,6 +73,7 @@ class IndexSettings:
     tokenizer: str = TOKENIZER_ID
     format_version: int = FORMAT_VERSION
     store: str = "local"  # "local" (FAISS + bm25s) or "milvus" (qa.store)
+    text_processing: str = ""  # text_processing_version() of the code that cleaned and split the text
 
 
 def configured_sentence_vectors() -> bool:
@@ -84,6 +86,32 @@ def configured_sentence_vectors() -> bool:
     from qa.settings import current
 
     return current().sentence_vectors
+
+
+def text_processing_version() -> str:
+    """Hash of the code and libraries that turn raw text into chunks and BM25 tokens.
+
+    A change to cleaning, chunking or the stop words changes the index without changing
+    any setting (``TOKENIZER_ID`` stays put), so the production index and the eval's cached
+    ones are rebuilt when it changes (incrementally: unchanged texts keep their vectors).
+    Any edit of these files (even a comment) causes one rebuild: stale answers are worse.
+    """
+    return _text_processing_version(json.dumps(library_versions(), sort_keys=True))
+
+
+@functools.lru_cache(maxsize=1)
+def _text_processing_version(versions: str) -> str:
+    import hashlib
+
+    import qa.chunking
+    import qa.corpus
+    import qa.normalize
+    import qa.tokenize
+
+    h = hashlib.sha256(versions.encode())
+    for module in (qa.normalize, qa.corpus, qa.chunking, qa.tokenize):
+        h.update(Path(str(module.__file__)).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def required_settings(encoder: EncoderLike, chunking: ChunkingConfig) -> dict[str, Any]:
@@ -102,6 +130,7 @@ def required_settings(encoder: EncoderLike, chunking: ChunkingConfig) -> dict[st
         "bm25": BM25_PARAMS,
         "tokenizer": TOKENIZER_ID,
         "store": configured_store()[0],
+        "text_processing": text_processing_version(),
     }
 
 
@@ -325,6 +354,7 @@ class HybridIndex:
             sentence_vectors=sentence_vectors,
             faiss_factory=faiss_factory_for(len(chunks)),
             store=kind,
+            text_processing=text_processing_version(),
         )
         tokens = [known_tokens.get(h) for h in hashes]
         tokens = [t if t is not None else tokenize(c.text) for c, t in zip(chunks, tokens, strict=True)]

@@ -79,3 +79,12 @@ def test_long_paragraph_is_split_inside_itself() -> None:
     doc = make_document("p.txt", "短段落。\n" + "這是一個很長的句子，" * 60 + "完。")
     chunks = chunk_document(doc, ChunkingConfig(size=100, overlap=20, paragraphs=True))
     assert chunks[0].text_original == "短段落。" and len(chunks) > 5
+
+
+def test_one_sentence_end_for_chunks_and_answers() -> None:
+    """…… ends a sentence for the answer's sentences as it does for chunk boundaries."""
+    from qa.chunking import SENTENCE_END, split_sentences
+
+    text = "他停了一下……然后说：“好。”最后走了；再见！"
+    assert [text[s:e] for s, e in split_sentences(text)] == ["他停了一下……", "然后说：“好。”", "最后走了；", "再见！"]
+    assert "…" in SENTENCE_END

@@ -374,7 +374,9 @@ def test_index_is_cached_and_keyed_by_settings(squad_file: Path, tmp_path: Path,
     monkeypatch.setenv("QA_SENTENCE_VECTORS", "0")
     assert ev.index_key(ds, enc, ChunkingConfig()) != info1.path.name
     monkeypatch.delenv("QA_SENTENCE_VECTORS")
-    monkeypatch.setattr(ev, "text_code_fingerprint", lambda: "cleaning code changed")
+    import qa.index
+
+    monkeypatch.setattr(qa.index, "text_processing_version", lambda: "cleaning code changed")
     assert ev.index_key(ds, enc, ChunkingConfig()) != info1.path.name
     assert info1.path.parent == tmp_path / "indexes"
 

@@ -206,3 +206,20 @@ def test_inconsistent_sentence_offsets_are_detected(
         HybridIndex.load(idx, verify=False)
     _, report = ensure_index(corpus_copy, idx, fake_encoder, progress=False)
     assert report.rebuilt
+
+
+def test_a_change_to_the_text_processing_code_rebuilds_the_index(
+    corpus_copy: Path, tmp_path: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One freshness key for the production index and the eval's cache (it used to compare settings only,
+    so a cleaning change left index/ built with the old cleaning)."""
+    import qa.index
+
+    ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    assert read_manifest(tmp_path / "idx")["text_processing"] == qa.index.text_processing_version()
+    monkeypatch.setattr(qa.index, "text_processing_version", lambda: "cleaning changed")
+    calls = fake_encoder.texts_encoded
+    _, report = ensure_index(corpus_copy, tmp_path / "idx", fake_encoder, progress=False)
+    assert report.rebuilt and report.reasons == ["text_processing"]
+    assert fake_encoder.texts_encoded == calls  # same texts: every vector reused
+    assert "cleaning or chunking code changed" in describe_reasons(report.reasons)

@@ -39,7 +39,7 @@ LOAD_DEADLINE = 240.0  # the whole concurrent phase
 SOAK_CALLS = 5_000
 SOAK_WARMUP = 500
 SOAK_MAX_GROWTH_MB = 50.0
-READER_EVERY = 5
+READER_EVERY = 10
 EXTRA_QUESTIONS = (
     "首批國家級零碳園區有多少個？",
     "<script>alert(1)</script>首批国家级零碳园区有多少个？",
