@@ -8,7 +8,9 @@ tested and compared on the benchmarks without any I/O.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +81,11 @@ class FusionConfig:
             raise ValueError(f"fusion alpha must be in [0, 1] and candidates >= 1, not {self.alpha}, {self.candidates}")
 
 
+@functools.lru_cache(maxsize=1)
+def _remote_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-store")
+
+
 class Retriever:
     """Search one HybridIndex with a query encoder; returns ranked Hits."""
 
@@ -113,8 +120,14 @@ class Retriever:
         q = clean_query(query)
         pool = max(self.fusion.candidates, top_k_)
         vector = self.query_vector(q) if mode in ("hybrid", "dense") and len(self.index) else None
-        dense = self.dense_scores(q, pool, vector) if vector is not None else {}
-        sparse = self.bm25_scores(q, pool) if mode in ("hybrid", "bm25") else {}
+        if vector is not None and mode == "hybrid" and getattr(self.index.store, "kind", "local") != "local":
+            # a remote store: its two searches are two round trips, so they run side by side
+            pending = _remote_pool().submit(self.bm25_scores, q, pool)
+            dense = self.dense_scores(q, pool, vector)
+            sparse = pending.result()
+        else:
+            dense = self.dense_scores(q, pool, vector) if vector is not None else {}
+            sparse = self.bm25_scores(q, pool) if mode in ("hybrid", "bm25") else {}
         if mode == "dense":
             fused = dense
         elif mode == "bm25":
