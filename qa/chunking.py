@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from qa.normalize import CLAUSE_END, SENTENCE_END
 from qa.types import Chunk, Document
 
 CLOSE_QUOTES = "”’」』）)"
-SENTENCE_END = "。！？!?…"  # the one definition: chunk boundaries and answer sentences both use it
-CLAUSE_END = "；;"  # answers also stop at a clause end; chunks prefer it only after sentence ends
 SENTENCE_BOUNDARY = (
     f"(?<=[{SENTENCE_END}])(?![{CLOSE_QUOTES}])"  # after a sentence end not followed by a closing quote
     f"|(?<=[{SENTENCE_END}][{CLOSE_QUOTES}])"  # or after the closing quote that follows it

@@ -1,8 +1,9 @@
 """The one text normaliser: raw text -> clean text, with a map back to raw offsets.
 
-Every cleaning step is general code (pinyin annotations, hard line breaks, punctuation
-width, script) and keeps, for each output character, the index of the raw character it
-came from, so any cleaned span can be cited by its raw line numbers.  Known garbled spans
+Every cleaning step is general code (Kangxi radicals and compatibility ideographs,
+pinyin annotations, hard line breaks, punctuation width, script) and keeps, for each
+output character, the index of the raw character it came from, so any cleaned span
+can be cited by its raw line numbers.  Known garbled spans
 are fixed only from a reviewed corrections list, never guessed.
 """
 
@@ -20,7 +21,8 @@ TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 _SYLLABLE = f"[a-zü]*[{TONE_VOWELS}][a-zü]*"
 # A tone-marked pinyin annotation right after a Chinese character: 務(wù), 強（qiáng）.
 PINYIN_ANNOTATION = re.compile(f"(?<=[{CJK}])[(（]{_SYLLABLE}(?:[ '’]{_SYLLABLE})*[)）]")
-SENTENCE_END = "。！？!?；;…"
+SENTENCE_END = "。！？!?…"  # the one definition: line joins, chunk boundaries, answer sentences
+CLAUSE_END = "；;"  # a clause end: answers stop there too; a hard line break after it is kept
 CLOSERS = "”’」』）)】》\"'"
 PUNCT_WIDTH = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
 _HALF_PUNCT_RE = re.compile(r"[,;:?!]")
@@ -114,12 +116,16 @@ def strip_pinyin(text: str, offsets: list[int]) -> tuple[str, list[int]]:
     return _rewrite(text, offsets, PINYIN_ANNOTATION, repl)
 
 
+_HYPHENATED = re.compile(r"[A-Za-z]{2}-$")
+
+
 def _join_lines(text: str, offsets: list[int]) -> tuple[str, list[int]]:
     """Rejoin hard-wrapped lines; keep a newline only where a sentence or paragraph ends.
 
     Lines are trimmed first.  A break after a sentence end (or a closing quote after
     one) or around an empty line is a paragraph break; any other break is removed,
-    or becomes a space between two Latin words.
+    or becomes a space between two Latin words; a Latin word hyphenated at the line
+    end is rejoined ("inter-" + "national").
     """
     lines: list[tuple[str, list[int]]] = []
     start = 0
@@ -148,10 +154,13 @@ def _join_lines(text: str, offsets: list[int]) -> tuple[str, list[int]]:
             continue
         if out:
             tail = prev_line.rstrip(CLOSERS) or prev_line
-            ends_sentence = tail[-1] in SENTENCE_END or blank_seen
+            ends_sentence = tail[-1] in SENTENCE_END + CLAUSE_END or blank_seen
             if ends_sentence:
                 out.append("\n")
                 out_offsets.append(pending_break if pending_break is not None else offs[0])
+            elif _HYPHENATED.search(prev_line) and line[0].islower():
+                out[-1] = out[-1][:-1]  # "inter-" + "national": the word was hyphenated at the line end
+                out_offsets.pop()
             elif prev_line[-1].isascii() and prev_line[-1].isalnum() and line[0].isascii() and line[0].isalnum():
                 out.append(" ")
                 out_offsets.append(pending_break if pending_break is not None else offs[0])
@@ -161,6 +170,22 @@ def _join_lines(text: str, offsets: list[int]) -> tuple[str, list[int]]:
         pending_break = None
         blank_seen = False
     return "".join(out), out_offsets
+
+
+# Kangxi radicals and CJK compatibility ideographs: what PDF text layers (Chromium's among
+# them) give for ordinary characters (⽅ U+2F45 for 方). NFKC maps each to one unified
+# character; only these blocks are touched, so full-width punctuation keeps its width.
+_HAN_VARIANTS = re.compile("[\u2f00-\u2fdf\uf900-\ufaff\U0002f800-\U0002fa1f]")
+
+
+def _unify_han(text: str, offsets: list[int]) -> tuple[str, list[int]]:
+    """Kangxi radicals and compatibility ideographs -> the unified characters; length kept."""
+
+    def unified(m: re.Match[str]) -> str:
+        n = unicodedata.normalize("NFKC", m.group())
+        return n if len(n) == 1 else m.group()
+
+    return _HAN_VARIANTS.sub(unified, text), offsets
 
 
 def _normalise_width(text: str, offsets: list[int]) -> tuple[str, list[int]]:
@@ -247,6 +272,7 @@ def clean(raw: str, corrections: Iterable[Correction] = ()) -> Cleaned:
     text, offsets = _rewrite(text, offsets, re.compile("\ufeff|\r(?=\n)"), lambda _m: "")
     text, offsets = _rewrite(text, offsets, re.compile("\r"), lambda _m: "\n")
     text, offsets = _rewrite(text, offsets, re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"), lambda _m: "")
+    text, offsets = _unify_han(text, offsets)
     text, offsets = apply_corrections(text, offsets, corrections)
     text, offsets = strip_pinyin(text, offsets)
     text, offsets = _join_lines(text, offsets)

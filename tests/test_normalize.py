@@ -122,3 +122,29 @@ def test_crlf_bom_and_control_characters() -> None:
 def test_foreign_names_with_accents_are_not_pinyin() -> None:
     assert clean("法克薩灣（Faxaflói）位於冰島。").text == "法克薩灣（Faxaflói）位於冰島。"
     assert clean("海灣（faxaflói）。").text == "海灣（faxaflói）。"
+
+
+def test_kangxi_radicals_and_compatibility_ideographs_become_ordinary_characters() -> None:
+    """What a Chromium-printed PDF's text layer gives (⽅ U+2F45 for 方, ⽉, ⽇, ⼀); punctuation keeps its width."""
+    from qa.normalize import clean
+
+    raw = "地⽅层⾯，3⽉5⽇开幕；第⼀批（首批）：52个。豈"
+    out = clean(raw)
+    assert out.text == "地方层面，3月5日开幕；第一批（首批）：52个。豈"
+    assert len(out.raw_offsets) == len(out.text) + 1 and out.raw_offsets[:3] == (0, 1, 2)
+
+
+def test_the_sentence_end_is_defined_once() -> None:
+    import qa.chunking
+    import qa.normalize
+
+    assert qa.chunking.SENTENCE_END is qa.normalize.SENTENCE_END and "…" in qa.normalize.SENTENCE_END
+
+
+def test_a_latin_word_hyphenated_at_a_line_end_is_rejoined() -> None:
+    from qa.normalize import clean
+
+    out = clean("远景科技的 inter-\nnational 合作和 carbon-\nNeutral 目标")
+    assert "international合作" in out.text  # (spaces beside Chinese are squeezed)
+    assert "carbon-Neutral" in out.text  # a capital after the hyphen: a compound, the hyphen stays
+    assert out.raw_offsets[out.text.index("national")] == "远景科技的 inter-\nnational".index("national")
