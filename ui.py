@@ -19,15 +19,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, cast
 
 import gradio as gr
 
+from qa.answer import understood_note
 from qa.conversation import HISTORY_TURNS
 from qa.errors import QAError
 from qa.normalize import is_traditional, to_simplified, to_traditional
 from qa.settings import TOP_K_DEFAULT, TOP_K_MAX
-from qa.types import Answer, Citation, Document, Mode, Result, Turn
+from qa.types import Answer, Asker, Citation, Document, Mode, Result, Turn
 
 log = logging.getLogger("qa.ui")
 
@@ -133,9 +134,9 @@ def answer_html(answer: Answer, show_score: bool = False) -> str:
         parts.append(f'<div class="qa-short"><strong>{esc(answer.short_answer)}</strong></div>')
         text = text[len(answer.short_answer) + 1 :]
     parts.append(f'<div class="qa-text">{answer_text_html(text, numbers)}</div>')
-    if answer.resolved_question and answer.resolved_question != answer.question:
-        label = "按上下文理解為" if is_traditional(answer.question) else "按上下文理解为"
-        parts.append(f'<div class="qa-resolved">{label}：{esc(answer.resolved_question)}</div>')
+    note = understood_note(answer)
+    if note:
+        parts.append(f'<div class="qa-resolved">{esc(note)}</div>')
     if answer.notice:
         parts.append(f'<div class="qa-notice">{esc(answer.notice)}</div>')
     if answer.citations:
@@ -371,20 +372,6 @@ class QABlocks(gr.Blocks):
         if blocking:
             self.block_thread()
         return result
-
-
-class Asker(Protocol):
-    """What the UI needs from ``qa.pipeline.Pipeline``: one call."""
-
-    def run(
-        self,
-        question: str,
-        top_k: int = ...,
-        mode: Mode = ...,
-        depth: int = ...,
-        reader: bool = ...,
-        history: Sequence[Turn] = ...,
-    ) -> Result: ...
 
 
 class ChatService:

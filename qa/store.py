@@ -36,7 +36,6 @@ import numpy as np
 
 from qa.errors import QAError
 
-STORE_CHOICES = ("local", "milvus")
 BM25_K1, BM25_B = 1.2, 0.75
 MILVUS_PREFIX = "qa_"
 HNSW_EF_SEARCH = 128  # bench at 10^6 chunks: recall@10 0.924 at 64, 0.970 at 128 (0.35 -> 0.48 ms)
@@ -109,7 +108,7 @@ class LocalStore:
         self.ids = list(ids)
         self.faiss = faiss_index
         self.bm25 = bm25
-        self._tokens = [list(t) for t in tokens] if tokens is not None else None  # for upsert/delete only
+        self._tokens = list(tokens) if tokens is not None else None  # for upsert/delete only (shared lists)
         self.factory = "HNSW32" if hasattr(faiss_index, "hnsw") else "Flat"
 
     @classmethod
@@ -195,11 +194,6 @@ class LocalStore:
         if dense.ntotal != len(ids):
             raise QAError("索引内容不一致（向量数不符）。", "Index is inconsistent (vector count mismatch).")
         return cls(ids, dense, bm25)
-
-    def attach_tokens(self, tokens: Sequence[Sequence[str]]) -> None:
-        """Tokens per row, for upsert/delete on a loaded store."""
-        if len(tokens) == len(self.ids):
-            self._tokens = [list(t) for t in tokens]
 
 
 # ---------------------------------------------------------------- Milvus

@@ -7,8 +7,9 @@ speaks in these types, so no stage needs to import the one after it.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
@@ -227,3 +228,17 @@ class Result:
             "latency_ms": round(self.timings.total_ms, 2),
             "timings": self.timings.to_json(),
         }
+
+
+class Asker(Protocol):
+    """What a front door (UI, JSON API) needs from ``qa.pipeline.Pipeline``: one call."""
+
+    def run(
+        self,
+        question: str,
+        top_k: int = ...,
+        mode: Mode = ...,
+        depth: int = ...,
+        reader: bool = ...,
+        history: Sequence[Turn] = ...,
+    ) -> Result: ...

@@ -99,14 +99,11 @@ def test_health_and_openapi() -> None:
 
 @pytest.fixture(scope="module")
 def served_api(real_pipeline) -> Any:  # type: ignore[no-untyped-def]
-    import ui
-    from tests.test_ui import free_port
+    from tests.test_ui import start_app
 
-    app = ui.create_app(real_pipeline)
-    port = free_port()
-    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    app, url = start_app(real_pipeline)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url.rstrip("/")
     finally:
         app.close()
 
