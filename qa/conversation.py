@@ -159,8 +159,13 @@ def _person(text: str) -> str:
     return next((w for w, f in _words(text) if f in ("nr", "nrt") and len(w) >= 2), "")
 
 
+def _mask_non_pronouns(text: str) -> str:
+    """The text with words like 其他/因此/那么 blanked out (same length): no pronoun is found in them."""
+    return _NOT_PRONOUN.sub(lambda m: "＿" * len(m.group(0)), text)
+
+
 def _has_pronoun(simple: str) -> str:
-    masked = _NOT_PRONOUN.sub(lambda m: "＿" * len(m.group(0)), simple)
+    masked = _mask_non_pronouns(simple)
     for p in (*_PERSON, *_THING):
         if p in masked:
             return p
@@ -178,7 +183,7 @@ def _leans_on_pronoun(simple: str) -> bool:
     pronoun = _has_pronoun(simple)
     if not pronoun:
         return False
-    masked = _NOT_PRONOUN.sub(lambda m: "＿" * len(m.group(0)), simple)
+    masked = _mask_non_pronouns(simple)
     at = masked.find(pronoun)
     if pronoun in ("他", "她", "他们", "她们"):
         return not _person(simple[:at])
@@ -319,14 +324,13 @@ def _referent(pronoun: str, noun: str, previous: str, history: Sequence[Turn]) -
 
 
 def _resolve_pronoun(simple: str, previous: str, history: Sequence[Turn]) -> str:
-    masked = _NOT_PRONOUN.sub(lambda m: "＿" * len(m.group(0)), simple)
+    masked = _mask_non_pronouns(simple)
     m = _DEMONSTRATIVE_NOUN.search(masked)
-    if (m and m.group(1) not in ("这", "那")) or (m and m.group(2) and m.group(2) in previous):
+    if m and (m.group(1) not in ("这", "那") or m.group(2) in previous):
         referent = _referent(m.group(1), m.group(2), previous, history)
         if referent:
             start, end = m.span()
-            # "这份文件" -> "《…》", keeping a noun the referent does not already carry
-            return simple[:start] + referent + simple[end:]
+            return simple[:start] + referent + simple[end:]  # "这个部门" -> "国家发改委"
     pronoun = _has_pronoun(simple)
     referent = _referent(pronoun, "", previous, history)
     if not referent:

@@ -215,7 +215,7 @@ class Pipeline:
     def run(
         self,
         question: str,
-        top_k: int = 3,
+        top_k: int = settings.TOP_K_DEFAULT,
         mode: Mode = "hybrid",
         depth: int = 0,
         reader: bool = True,
@@ -248,7 +248,9 @@ class Pipeline:
         )
         return Result(answer, tuple(hits), read.reading, timings)
 
-    def ask(self, question: str, top_k: int = 3, mode: Mode = "hybrid", history: Sequence[Turn] = ()) -> Answer:
+    def ask(
+        self, question: str, top_k: int = settings.TOP_K_DEFAULT, mode: Mode = "hybrid", history: Sequence[Turn] = ()
+    ) -> Answer:
         """Answer one question with cited passages (or abstain); ``history``: earlier turns."""
         return self.run(question, top_k, mode, history=history).answer
 
@@ -257,7 +259,7 @@ class Pipeline:
         question: str,
         hits: list[Hit],
         mode: Mode,
-        top_k: int = 3,
+        top_k: int = settings.TOP_K_DEFAULT,
         notice: str = "",
         reader: bool = True,
         focus: str = "",
