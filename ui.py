@@ -10,6 +10,7 @@ Run it with ``python ui.py`` (or ``qa serve``); see ``main`` for the options.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import re
@@ -25,10 +26,12 @@ import gradio as gr
 
 from qa.answer import understood_note
 from qa.conversation import HISTORY_TURNS
+from qa.corpus import max_file_bytes
 from qa.errors import QAError
+from qa.loaders import FORMATS
 from qa.normalize import is_traditional, to_simplified, to_traditional
 from qa.settings import TOP_K_DEFAULT, TOP_K_MAX
-from qa.types import Answer, Asker, Citation, Document, Mode, Result, Turn
+from qa.types import Answer, Asker, Citation, Document, Library, Mode, Result, Turn
 
 log = logging.getLogger("qa.ui")
 
@@ -76,6 +79,11 @@ def line_label(lines: Sequence[int]) -> str:
     return f"第 {first}–{last} 行 · lines {first}–{last}"
 
 
+def page_label(page: int) -> str:
+    """'第 3 页 · page 3'."""
+    return f"第 {int(page)} 页 · page {int(page)}"
+
+
 def passage_html(text: str, highlight: Sequence[int] | None, answer_span: Sequence[int] | None = None) -> str:
     """The passage, escaped, with the answering sentence wrapped in <mark> and the exact
     answer inside it in <mark class="qa-span"> (a span outside the sentence is not shown)."""
@@ -111,10 +119,11 @@ def citation_html(c: Citation, show_score: bool, mark: bool = True) -> str:
     """One numbered source: document, line range, score, passage with highlight."""
     score = f' <span class="qa-score">相关度 score {c.score:.3f}</span>' if show_score else ""
     passage = passage_html(c.text, c.highlight if mark else None, c.answer_span if mark else None)
+    page = f'<span class="qa-page">{esc(page_label(c.page))}</span> · ' if c.page is not None else ""
     return (
         f'<li class="qa-source" value="{int(c.n)}">'
         f'<div class="qa-meta"><b class="qa-n">{esc(f"[{c.n}]")}</b> '
-        f'<span class="qa-doc">{esc(c.doc)}</span> '
+        f'<span class="qa-doc">{esc(c.doc)}</span> {page}'
         f'<span class="qa-lines">{esc(line_label(c.lines))}</span>{score}</div>'
         f'<div class="qa-passage">{passage}</div></li>'
     )
@@ -146,6 +155,42 @@ def answer_html(answer: Answer, show_score: bool = False) -> str:
         parts.append("</ol>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def documents_table(rows: Sequence[Any]) -> str:
+    """``qa.documents.DocumentInfo`` rows as an escaped HTML table."""
+    from qa.documents import STATUS_LABELS, human_size
+
+    head = "".join(
+        f"<th>{h}</th>" for h in ("文件 Name", "类型 Type", "大小 Size", "页 Pages", "块 Chunks", "索引时间 Indexed")
+    )
+    body = []
+    for r in rows:
+        status = ""
+        if r.status != "indexed":
+            status = (
+                f'<div class="qa-{esc(r.status)}">{esc(STATUS_LABELS.get(r.status, r.status))} {esc(r.reason)}</div>'
+            )
+        cells = [
+            f'<td class="qa-doc-name">{esc(r.name)}{status}</td>',
+            f"<td>{esc(r.kind)}</td>",
+            f'<td class="qa-num">{esc(human_size(r.bytes))}</td>',
+            f'<td class="qa-num">{esc(str(r.pages or "–"))}</td>',
+            f'<td class="qa-num">{esc(str(r.chunks if r.chunks is not None else "–"))}</td>',
+            f"<td>{esc(r.indexed.replace('T', ' ')[:16] or '–')}</td>",
+        ]
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    if not body:
+        body.append('<tr><td colspan="6">（语料为空 / the corpus is empty）</td></tr>')
+    return f'<table class="qa-docs"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def status_html(message: str, report: Any) -> str:
+    """What an update did: the message, then every file the build skipped, with why."""
+    lines = [message]
+    for s in getattr(report, "skipped", []) or []:
+        lines.append(f"跳过 Skipped {s.path}: {s.zh} / {s.en}")
+    return f'<div class="qa-status">{esc(chr(10).join(lines))}</div>'
 
 
 def error_html(message: str) -> str:
@@ -186,6 +231,7 @@ class ArticleView:
     doc_id: str
     cleaned: tuple[str, ...]
     raw: tuple[str, ...]
+    page_lines: tuple[int, ...] = ()  # the first line of each page (PDFs); () = no pages
 
     @classmethod
     def from_document(cls, doc: Document) -> ArticleView:
@@ -197,7 +243,8 @@ class ArticleView:
             line = doc.raw_line_of(doc.raw_offsets[i])
             if 1 <= line <= n_lines:
                 cleaned[line - 1] += ch
-        return cls(doc.doc_id, tuple(cleaned), tuple(doc.raw.split("\n")))
+        pages = tuple(doc.raw_line_of(p) for p in doc.page_starts)
+        return cls(doc.doc_id, tuple(cleaned), tuple(doc.raw.split("\n")), pages)
 
 
 def article_html(
@@ -215,7 +262,10 @@ def article_html(
     cls = "qa-article qa-weak" if weak else "qa-article"
     rows = [f'<div class="{cls}"><div class="qa-article-title">{esc(view.doc_id)}</div>']
     lines = view.raw if raw else view.cleaned
+    page_at = {line: n for n, line in enumerate(view.page_lines, 1)}  # a page's first line -> its number
     for no, text in enumerate(lines, 1):
+        if no in page_at:
+            rows.append(f'<div class="qa-page-break" id="qa-P{page_at[no]}">{esc(page_label(page_at[no]))}</div>')
         if not raw:
             text = to_traditional(text) if traditional else to_simplified(text)
         tags = "".join(f'<span class="qa-tag">{esc(f"[{n}]")}</span>' for n in cited.get(no, []))
@@ -273,6 +323,15 @@ li.qa-source { margin: .45em 0; padding: .45em .6em; border-left: 3px solid var(
   font-variant-numeric: tabular-nums; user-select: none; }
 .qa-lt { flex: 1 1 auto; }
 .qa-tags { flex: 0 0 auto; color: var(--color-accent); font-weight: 600; font-size: .85em; }
+.qa-page { font-weight: 600; }
+.qa-page-break { margin: .6em 0 .2em; padding-top: .2em; border-top: 1px dashed var(--border-color-primary);
+  color: var(--body-text-color-subdued); font-size: .8em; text-align: center; }
+table.qa-docs { width: 100%; border-collapse: collapse; font-size: .88em; }
+table.qa-docs th, table.qa-docs td { padding: .25em .4em; border-bottom: 1px solid var(--border-color-primary);
+  text-align: left; vertical-align: top; }
+table.qa-docs td.qa-num { text-align: right; font-variant-numeric: tabular-nums; }
+.qa-skipped { color: #9a6700; }
+.qa-pending { color: #57606a; }
 """
 
 # Our own script (no user data): scroll the article panel to citation [1]'s lines.
@@ -300,7 +359,6 @@ BLOCKED_PREFIXES = (
     "/gradio_api/file=",
     "/gradio_api/file/",
     "/gradio_api/proxy=",
-    "/gradio_api/upload",
     "/gradio_api/process_recording",
     "/gradio_api/stream/",
     "/gradio_api/run-history",
@@ -308,24 +366,27 @@ BLOCKED_PREFIXES = (
     "/gradio_api/mcp",
     "/file=",
     "/proxy=",
-    "/upload",
     "/monitoring",
 )
+UPLOAD_PREFIXES = ("/gradio_api/upload", "/upload")  # open only when the documents panel takes uploads
 
 
 class FileGuard:
     """ASGI middleware refusing Gradio's file, upload and URL-proxy routes.
 
-    The app has no file components, yet Gradio 6 still accepts uploads and serves
-    ``/gradio_api/file=<path or public URL>`` (cache files, and a server-side fetch of
-    any public URL). Refusing them keeps the server from being a file drop or proxy.
+    Gradio 6 serves ``/gradio_api/file=<path or public URL>`` (cache files, and a
+    server-side fetch of any public URL); refusing it keeps the server from being a file
+    drop or proxy. Uploads are accepted only when the documents panel takes them
+    (``QA_UI_UPLOADS``, on by default), capped at the corpus's file size limit; the
+    upload handler checks each file's type by content before it reaches ``corpus/``.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, uploads: bool = False) -> None:
         self.app = app
+        self.blocked = BLOCKED_PREFIXES if uploads else BLOCKED_PREFIXES + UPLOAD_PREFIXES
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope.get("type") == "http" and scope.get("path", "").startswith(BLOCKED_PREFIXES):
+        if scope.get("type") == "http" and scope.get("path", "").startswith(self.blocked):
             body = b"Not available in this app"
             await send(
                 {
@@ -358,10 +419,11 @@ class QABlocks(gr.Blocks):
         kwargs.setdefault("footer_links", ["api"])
         kwargs.setdefault("mcp_server", False)
         kwargs.setdefault("ssr_mode", False)
-        kwargs.setdefault("max_file_size", 1024)  # no file inputs: refuse uploads early
+        uploads = bool(getattr(self, "uploads", False))
+        kwargs.setdefault("max_file_size", max_file_bytes() if uploads else 1024)  # refused early past this
         kwargs.setdefault("allowed_paths", [])
         app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
-        app_kwargs.setdefault("middleware", [Middleware(FileGuard)])
+        app_kwargs.setdefault("middleware", [Middleware(FileGuard, uploads=uploads)])
         kwargs["app_kwargs"] = app_kwargs
         blocking = not kwargs.get("prevent_thread_lock", False)
         kwargs["prevent_thread_lock"] = True
@@ -380,9 +442,12 @@ class ChatService:
     so the queue runs up to CONCURRENCY events at once without a lock here.
     """
 
-    def __init__(self, pipeline: Asker, documents: Sequence[Document]) -> None:
+    def __init__(self, pipeline: Asker, documents: Sequence[Document], uploads: bool = False) -> None:
         self.pipeline = pipeline
         self.views = {d.doc_id: ArticleView.from_document(d) for d in documents}
+        # The documents panel: the pipeline's corpus and index folders, when it has them.
+        self.library: Library | None = pipeline if isinstance(pipeline, Library) else None
+        self.uploads = uploads and self.library is not None and self.library.corpus_dir is not None
 
     def ask(self, question: str, top_k: int, mode: str, reader: bool = True, history: Sequence[Turn] = ()) -> Result:
         return self.pipeline.run(
@@ -437,6 +502,92 @@ class ChatService:
         weak = bool(answer) and answer.abstained  # type: ignore[union-attr]
         return article_html(view, cited_lines(answer, view.doc_id), traditional, raw, weak)
 
+    # -------------------------------------------------------------- the documents panel
+    def documents_html(self) -> str:
+        """The documents list: name, type, size, pages, chunks, when indexed, or why skipped."""
+        from qa.documents import list_documents
+
+        lib = self.library
+        if lib is None or lib.corpus_dir is None or lib.index_dir is None:
+            return '<div class="qa-docs">（没有语料目录 / no corpus folder）</div>'
+        try:
+            rows = list_documents(lib.corpus_dir, lib.index_dir)
+        except QAError as e:
+            return error_html(str(e))
+        return documents_table(rows)
+
+    def document_names(self) -> list[str]:
+        from qa.documents import list_documents
+
+        lib = self.library
+        if lib is None or lib.corpus_dir is None or lib.index_dir is None:
+            return []
+        return [r.name for r in list_documents(lib.corpus_dir, lib.index_dir)]
+
+    def upload(self, paths: list[str] | str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        """Add the uploaded files to the corpus, update the index (with progress), refresh the panels.
+
+        Answers keep coming from the previous index until the new one is swapped in.
+        """
+        if not self.uploads or self.library is None:
+            return self._after_change(error_html("本应用不接受上传。\nUploads are turned off in this app."))
+        files = [paths] if isinstance(paths, str) else list(paths or [])
+        if not files:
+            return self._after_change("")
+        t0 = time.perf_counter()
+        try:
+            from qa.documents import read_upload
+
+            uploads = [(Path(f).name, read_upload(Path(f))) for f in files]
+            progress(0.0, desc="检查文件 Checking files")
+            stored, report = self.library.add_documents(uploads, on_progress=lambda f, what: progress(f, desc=what))
+        except QAError as e:
+            return self._after_change(error_html(str(e)))
+        except Exception:
+            log.exception("adding %d uploaded file(s) failed", len(files))
+            return self._after_change(error_html(INTERNAL_ERROR))
+        finally:
+            for f in files:  # Gradio's copy in its cache folder: the corpus holds the file now
+                Path(f).unlink(missing_ok=True)
+        seconds = time.perf_counter() - t0
+        note = (
+            f"已添加 {len(stored)} 个文件：{'、'.join(stored)}，可以提问了（{seconds:.1f} 秒）。\n"
+            f"Added {len(stored)} file(s) in {seconds:.1f} s; ask away."
+        )
+        return self._after_change(status_html(note, report))
+
+    def delete(self, name: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        """Remove one document from the corpus and update the index."""
+        if not self.uploads or self.library is None:
+            return self._after_change(
+                error_html("本应用不允许删除文档。\nDeleting documents is turned off in this app.")
+            )
+        if not name:
+            return self._after_change(error_html("请先选择一个文档。\nChoose a document first."))
+        try:
+            report = self.library.remove_document(name, on_progress=lambda f, what: progress(f, desc=what))
+        except QAError as e:
+            return self._after_change(error_html(str(e)))
+        except Exception:
+            log.exception("removing %r failed", name)
+            return self._after_change(error_html(INTERNAL_ERROR))
+        return self._after_change(status_html(f"已删除 {name}。\nRemoved {name}.", report))
+
+    def _after_change(self, message: str) -> tuple[Any, ...]:
+        """Status, documents list, delete choices, cleared upload box, article choices."""
+        if self.library is not None:
+            with contextlib.suppress(QAError):  # the corpus folder went away: keep showing what was indexed
+                self.views = {d.doc_id: ArticleView.from_document(d) for d in self.library.documents()}
+        names = self.document_names()
+        ids = list(self.views)
+        return (
+            message,
+            self.documents_html(),
+            gr.update(choices=names, value=None),
+            None,
+            gr.update(choices=ids, visible=len(ids) > 1),
+        )
+
     def rerender(self, turns: list[Turn] | None, show_score: bool) -> list[dict[str, str]]:
         return chat_messages(turns or [], show_score)
 
@@ -477,6 +628,7 @@ def create_app(
     documents: Sequence[Document] | None = None,
     corpus_dir: Path | None = None,
     credentials: tuple[str, str] | None = None,
+    uploads: bool | None = None,
 ) -> gr.Blocks:
     """Build the chat app around an already opened Pipeline (model and index load once).
 
@@ -490,7 +642,11 @@ def create_app(
         from qa.pipeline import default_corpus_dir
 
         documents, _ = load_corpus(corpus_dir or default_corpus_dir())
-    svc = ChatService(pipeline, documents)
+    if uploads is None:
+        from qa.settings import current
+
+        uploads = current().ui_uploads
+    svc = ChatService(pipeline, documents, uploads=uploads)
     doc_ids = list(svc.views)
     private: dict[str, Any] = {"api_visibility": "private"}
 
@@ -538,19 +694,37 @@ def create_app(
                     use_reader = gr.Checkbox(
                         True, label="精确答案（阅读模型）/ exact answers (reader model)", elem_id="qa-reader"
                     )
-            with gr.Column(scale=2, min_width=320), gr.Tab("原文 / Article"):
-                doc = gr.Dropdown(
-                    doc_ids,
-                    value=doc_ids[0] if doc_ids else None,
-                    label="文档 / document",
-                    visible=len(doc_ids) > 1,
-                )
-                raw = gr.Checkbox(False, label="显示原始行 / show raw lines (as in the file)")
-                article = gr.HTML(
-                    svc.article([], False, doc_ids[0] if doc_ids else None),
-                    js_on_load=SCROLL_TO_CITED,
-                    elem_id="qa-article",
-                )
+            with gr.Column(scale=2, min_width=320), gr.Tabs():
+                with gr.Tab("原文 / Article"):
+                    doc = gr.Dropdown(
+                        doc_ids,
+                        value=doc_ids[0] if doc_ids else None,
+                        label="文档 / document",
+                        visible=len(doc_ids) > 1,
+                        elem_id="qa-doc",
+                    )
+                    raw = gr.Checkbox(False, label="显示原始行 / show raw lines (as in the file)")
+                    article = gr.HTML(
+                        svc.article([], False, doc_ids[0] if doc_ids else None),
+                        js_on_load=SCROLL_TO_CITED,
+                        elem_id="qa-article",
+                    )
+                with gr.Tab("文档 / Documents", elem_id="qa-docs-tab"):
+                    docs_table = gr.HTML(svc.documents_html(), elem_id="qa-docs")
+                    status = gr.HTML("", elem_id="qa-doc-status")
+                    upload = gr.File(
+                        label=f"上传 Upload（{' '.join(sorted(FORMATS))}，≤ {max_file_bytes() / 1e6:.0f} MB）",
+                        file_count="multiple",
+                        file_types=sorted(FORMATS),
+                        type="filepath",
+                        visible=svc.uploads,
+                        elem_id="qa-upload",
+                    )
+                    with gr.Row(visible=svc.uploads):
+                        to_delete = gr.Dropdown(
+                            svc.document_names(), value=None, label="删除文档 / delete a document", scale=3
+                        )
+                        delete = gr.Button("删除 Delete", variant="stop", scale=1, min_width=90, elem_id="qa-delete")
 
         ask_io: dict[str, Any] = {
             "inputs": [box, turns, top_k, mode, show_score, raw, doc, use_reader],
@@ -563,6 +737,9 @@ def create_app(
         chatbot.clear(svc.clear, inputs=[raw, doc], outputs=[chatbot, turns, box, article], **private)
         show_score.change(svc.rerender, inputs=[turns, show_score], outputs=[chatbot], **private)
         gr.on([raw.change, doc.change], svc.article, inputs=[turns, raw, doc], outputs=[article], **private)
+        changed = [status, docs_table, to_delete, upload, doc]
+        upload.upload(svc.upload, inputs=[upload], outputs=changed, **private)
+        delete.click(svc.delete, inputs=[to_delete], outputs=changed, **private)
         gr.api(svc.api_ask, api_name="ask")
     from qa.http_api import create_api
 
@@ -572,6 +749,7 @@ def create_app(
         health={"documents": len(svc.views), "reader": getattr(getattr(pipeline, "reader", None), "name", None)},
     )
 
+    demo.uploads = svc.uploads  # type: ignore[attr-defined]  # QABlocks.launch opens the upload route then
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
 

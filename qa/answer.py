@@ -66,6 +66,7 @@ def compose(
                 text_original=hit.chunk.text_original,
                 highlight=sent,
                 answer_span=(span.start, span.end) if span is not None and k == answer_at else None,
+                page=hit.chunk.page_at(sent[0] if sent else 0),
             )
         )
 

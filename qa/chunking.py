@@ -124,6 +124,8 @@ def chunk_document(doc: Document, config: ChunkingConfig = ChunkingConfig()) -> 
         base = f"{doc.doc_id}#{text_hash(simplified)[:10]}"
         seen[base] = seen.get(base, 0) + 1
         chunk_id = base if seen[base] == 1 else f"{base}-{seen[base]}"
+        page = doc.page_of(start)
+        breaks = [b - start for b in doc.clean_page_starts if start < b < end]  # later pages, in the chunk
         chunks.append(
             Chunk(
                 chunk_id=chunk_id,
@@ -133,6 +135,8 @@ def chunk_document(doc: Document, config: ChunkingConfig = ChunkingConfig()) -> 
                 lines=doc.line_range(start, end),
                 text=simplified,
                 text_original=piece,
+                page=page,
+                page_breaks=tuple(breaks),
             )
         )
     return chunks

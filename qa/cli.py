@@ -1,4 +1,4 @@
-"""The ``qa`` command: index, ask, corpus check, eval, serve.
+"""The ``qa`` command: index, ask, chat, add/remove/docs, corpus check, eval, serve.
 
 Every user-caused error is a QAError and is printed as a message in Chinese and
 English, never as a traceback.
@@ -145,6 +145,89 @@ def print_build_report(report: Any) -> None:
         click.echo(f"  - {s.path}: {zh} / {en.removeprefix(f'{name}: ')}")
 
 
+# ---------------------------------------------------------------- qa add / remove / docs
+def update_index(corpus_dir: Path | None, index_dir: Path | None) -> None:
+    """Bring the index up to date with the corpus folder (incrementally) and say what changed."""
+    from qa.model import Encoder
+    from qa.pipeline import default_corpus_dir, default_index_dir, ensure_index
+
+    _, report = ensure_index(corpus_dir or default_corpus_dir(), index_dir or default_index_dir(), Encoder())
+    print_build_report(report)
+
+
+@main.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@corpus_option
+@index_option
+@friendly_errors
+def add(files: tuple[Path, ...], corpus_dir: Path | None, index_dir: Path | None) -> None:
+    """Add documents (.txt .md .pdf .docx .html) to the corpus and update the index.
+
+    Every file is checked (type by content, size) before any is copied; a file with the
+    name of one already there replaces it.
+    """
+    from qa.documents import add_file, check_upload, read_upload
+    from qa.pipeline import default_corpus_dir
+
+    target = corpus_dir or default_corpus_dir()
+    uploads = [(p.name, read_upload(p)) for p in files]
+    for name, data in uploads:
+        check_upload(name, data)
+    for name, data in uploads:
+        stored, replaced = add_file(target, name, data)
+        click.echo(f"{'已替换 / Replaced' if replaced else '已添加 / Added'}: {stored}")
+    update_index(corpus_dir, index_dir)
+
+
+@main.command("remove")
+@click.argument("name")
+@corpus_option
+@index_option
+@friendly_errors
+def remove(name: str, corpus_dir: Path | None, index_dir: Path | None) -> None:
+    """Delete a document (by the name `qa docs` lists) and update the index."""
+    from qa.documents import remove_file
+    from qa.pipeline import default_corpus_dir
+
+    click.echo(f"已删除 / Removed: {remove_file(corpus_dir or default_corpus_dir(), name)}")
+    update_index(corpus_dir, index_dir)
+
+
+@main.command("docs")
+@corpus_option
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per document.")
+@friendly_errors
+def docs(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) -> None:
+    """List the corpus documents: type, size, pages, chunks, when indexed, or why skipped."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from qa.documents import STATUS_LABELS, human_size, list_documents
+    from qa.pipeline import default_corpus_dir, default_index_dir
+
+    rows = list_documents(corpus_dir or default_corpus_dir(), index_dir or default_index_dir())
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps(r.to_json(), ensure_ascii=False))
+        return
+    table = Table("文件 Name", "类型 Type", "大小 Size", "页 Pages", "块 Chunks", "索引时间 Indexed", "状态 Status")
+    for r in rows:
+        status = STATUS_LABELS.get(r.status, r.status) + (f"\n{r.reason}" if r.reason else "")
+        table.add_row(
+            r.name,
+            r.kind,
+            human_size(r.bytes),
+            str(r.pages or "-"),
+            str(r.chunks if r.chunks is not None else "-"),
+            r.indexed.replace("T", " ")[:16] or "-",
+            status,
+        )
+    Console(width=max(120, Console().width)).print(table)
+    if any(r.status == "pending" for r in rows):
+        click.echo("有文件尚未索引：运行 qa index build / Some files are not indexed yet: run `qa index build`.")
+
+
 # ---------------------------------------------------------------- qa corpus check
 @main.group("corpus")
 def corpus_group() -> None:
@@ -255,8 +338,10 @@ def render_text(answer: Any) -> str:
         lines.append("可能相关 / possibly related:")
     for c in answer.citations:
         text = mark_passage(c.text, c.highlight, c.answer_span)
+        page = f" 第 {c.page} 页 (page {c.page})," if c.page is not None else ""
         lines.append(
-            f"[{c.n}] {c.doc} 第 {c.lines[0]}-{c.lines[1]} 行 (lines {c.lines[0]}-{c.lines[1]}), score {c.score:.3f}"
+            f"[{c.n}] {c.doc}{page} 第 {c.lines[0]}-{c.lines[1]} 行 (lines {c.lines[0]}-{c.lines[1]}), "
+            f"score {c.score:.3f}"
         )
         lines.append(f"    {text}")
     return "\n".join(lines)

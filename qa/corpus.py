@@ -1,5 +1,8 @@
 """corpus/ -> Documents: file discovery, decoding, reviewed corrections, garble report.
 
+Each file is read by its format's loader (``qa.loaders``: TXT, Markdown, PDF, DOCX,
+HTML) into a text view that the one normaliser cleans.
+
 A bad file never stops the others: it is skipped with a reason in both languages.
 """
 
@@ -14,12 +17,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from qa.errors import QAError
+from qa.loaders import Loaded, format_of, load_bytes, looks_binary, unsupported
 from qa.normalize import CJK, TONE_VOWELS, Correction, clean
 from qa.settings import MAX_FILE_MB_DEFAULT
 from qa.types import Document
 
 CORRECTIONS_FILE = "corrections.tsv"
-TEXT_SUFFIXES = {".txt", ".md", ".text"}
 # Cleaning holds ~45 bytes of memory per byte of text (the per-character offset map) and
 # takes ~1.2 s/MB here; every part of the index then lives in memory. 16 MB (~700 MB peak,
 # ~30k chunks) is far above any article yet keeps a stray dump from exhausting the machine.
@@ -52,19 +55,33 @@ class Suspicious:
 
 
 # ---------------------------------------------------------------- files and decoding
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Text files under the corpus folder, sorted, without the corrections list or READMEs."""
+def _candidate_files(corpus_dir: Path) -> list[Path]:
+    """Every file under the corpus folder except the corrections list, READMEs and hidden ones."""
     if not corpus_dir.is_dir():
         raise QAError(f"找不到语料目录：{corpus_dir}", f"Corpus folder not found: {corpus_dir}")
     return sorted(
         p
         for p in corpus_dir.rglob("*")
         if p.is_file()
-        and p.suffix.lower() in TEXT_SUFFIXES
         and p.name != CORRECTIONS_FILE
         and not p.name.lower().startswith("readme")
         and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
     )
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Files of a supported format (``qa.loaders.FORMATS``) under the corpus folder, sorted."""
+    return [p for p in _candidate_files(corpus_dir) if format_of(p.name) is not None]
+
+
+def unsupported_files(corpus_dir: Path) -> list[Skipped]:
+    """Files of other formats in the corpus folder, each with the reason it is not indexed."""
+    out = []
+    for p in _candidate_files(corpus_dir):
+        if format_of(p.name) is None:
+            e = unsupported(p.name)
+            out.append(Skipped(p.relative_to(corpus_dir).as_posix(), e.zh, e.en))
+    return out
 
 
 def max_file_bytes() -> int:
@@ -72,12 +89,6 @@ def max_file_bytes() -> int:
     from qa.settings import current
 
     return current().max_file_bytes
-
-
-def _looks_binary(sample: bytes) -> bool:
-    """Many NUL bytes mean binary; one or two stray NULs in text are dropped instead."""
-    nul = sample.count(0)
-    return nul > 2 and nul > len(sample) / 1000
 
 
 def chinese_plausibility(text: str) -> tuple[float, float]:
@@ -106,7 +117,7 @@ def decode_bytes(data: bytes, name: str) -> str:
     corpus text can never drive a terminal.
     """
     utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if not utf16 and _looks_binary(data[:65536]):
+    if not utf16 and looks_binary(data[:65536]):
         raise QAError(
             f"{name}：看起来是二进制文件（含 NUL 字节），已跳过。", f"{name}: looks binary (NUL bytes); skipped."
         )
@@ -139,7 +150,12 @@ def _decode_legacy(data: bytes, name: str) -> str:
 
 
 def read_text(path: Path) -> str:
-    """Read and decode one corpus file, with clear bilingual errors.
+    """Read and decode one text file, with clear bilingual errors (see ``read_capped``)."""
+    return decode_bytes(read_capped(path), path.name)
+
+
+def read_capped(path: Path) -> bytes:
+    """One corpus file's bytes, with clear bilingual errors.
 
     The size is checked before reading and the read is bounded, so a huge (or growing)
     file costs no memory: it is refused with its size and the limit.
@@ -168,7 +184,12 @@ def read_text(path: Path) -> str:
         raise too_large(len(data))
     if not data.strip():
         raise QAError(f"{path.name}：文件为空，已跳过。", f"{path.name}: file is empty; skipped.")
-    return decode_bytes(data, path.name)
+    return data
+
+
+def load_file(path: Path) -> Loaded:
+    """One corpus file of any supported format as its text view (``qa.loaders``)."""
+    return load_bytes(read_capped(path), path.name)
 
 
 def load_corrections(corpus_dir: Path) -> list[Correction]:
@@ -203,9 +224,11 @@ def line_starts(raw: str) -> tuple[int, ...]:
     return (0, *(m.end() for m in re.finditer("\n", raw)))
 
 
-def make_document(doc_id: str, raw: str, corrections: Iterable[Correction] = ()) -> Document:
-    """Clean raw text into a Document that remembers its raw offsets and lines."""
-    cleaned = clean(raw, corrections)
+def make_document(
+    doc_id: str, raw: str, corrections: Iterable[Correction] = (), kind: str = "txt", page_starts: tuple[int, ...] = ()
+) -> Document:
+    """Clean a text view into a Document that remembers its raw offsets, lines and pages."""
+    cleaned = clean(raw, corrections, page_starts)
     return Document(
         doc_id=doc_id,
         raw=raw,
@@ -213,16 +236,19 @@ def make_document(doc_id: str, raw: str, corrections: Iterable[Correction] = ())
         simplified=cleaned.simplified,
         raw_offsets=cleaned.raw_offsets,
         line_starts=line_starts(raw),
+        kind=kind,
+        page_starts=page_starts,
     )
 
 
-def readable_files(corpus_dir: Path, skipped: list[Skipped]) -> Iterator[tuple[str, str]]:
-    """(relative path, decoded text) of each corpus file; a file that cannot be read is
-    appended to ``skipped`` with its reason instead."""
+def readable_files(corpus_dir: Path, skipped: list[Skipped]) -> Iterator[tuple[str, Loaded]]:
+    """(relative path, text view) of each corpus file; a file that cannot be read (or is of
+    an unsupported format) is appended to ``skipped`` with its reason instead."""
+    skipped.extend(unsupported_files(corpus_dir))
     for path in corpus_files(corpus_dir):
         rel = path.relative_to(corpus_dir).as_posix()
         try:
-            yield rel, read_text(path)
+            yield rel, load_file(path)
         except QAError as e:
             skipped.append(Skipped(rel, e.zh, e.en))
 
@@ -232,9 +258,9 @@ def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
     corrections = load_corrections(corpus_dir)
     docs: list[Document] = []
     skipped: list[Skipped] = []
-    for rel, raw in readable_files(corpus_dir, skipped):
+    for rel, loaded in readable_files(corpus_dir, skipped):
         try:
-            doc = make_document(rel, raw, corrections)
+            doc = make_document(rel, loaded.text, corrections, loaded.kind, loaded.page_starts)
         except Exception as e:  # one file that trips the cleaner must not stop the others
             skipped.append(
                 Skipped(
@@ -329,6 +355,6 @@ def check_corpus(corpus_dir: Path) -> tuple[list[Suspicious], list[Skipped]]:
     corrections = load_corrections(corpus_dir)
     report: list[Suspicious] = []
     skipped: list[Skipped] = []
-    for rel, raw in readable_files(corpus_dir, skipped):
-        report.extend(find_suspicious(rel, raw, corrections))
+    for rel, loaded in readable_files(corpus_dir, skipped):
+        report.extend(find_suspicious(rel, loaded.text, corrections))
     return report, skipped

@@ -102,11 +102,12 @@ def text_processing_version() -> str:
 
     import qa.chunking
     import qa.corpus
+    import qa.loaders
     import qa.normalize
     import qa.tokenize
 
     h = hashlib.sha256(json.dumps(library_versions(), sort_keys=True).encode())
-    for module in (qa.normalize, qa.corpus, qa.chunking, qa.tokenize):
+    for module in (qa.loaders, qa.normalize, qa.corpus, qa.chunking, qa.tokenize):
         h.update(Path(str(module.__file__)).read_bytes())
     return h.hexdigest()[:16]
 
@@ -131,6 +132,25 @@ def required_settings(encoder: EncoderLike, chunking: ChunkingConfig) -> dict[st
     }
 
 
+ProgressCallback = Callable[[float, str], None]
+"""Told the fraction done (0..1) and what is being done, for a progress bar (the UI's)."""
+
+
+def embed_in_steps(
+    encoder: EncoderLike, texts: list[str], batch_size: int, progress: bool, on_progress: ProgressCallback | None
+) -> np.ndarray:
+    """All texts embedded; with ``on_progress``, in about ten steps, reporting after each."""
+    if on_progress is None:
+        return encoder.encode_passages(texts, batch_size=batch_size, progress=progress)
+    step = max(64, len(texts) // 10 + 1)
+    parts = []
+    for a in range(0, len(texts), step):
+        parts.append(np.asarray(encoder.encode_passages(texts[a : a + step], batch_size=batch_size)))
+        done = min(a + step, len(texts))
+        on_progress(done / len(texts), f"向量化 Embedding {done}/{len(texts)}")
+    return np.concatenate(parts)
+
+
 def faiss_factory_for(n_chunks: int) -> str:
     """Exact search for small corpora, HNSW graph above the measured threshold."""
     return "Flat" if n_chunks < HNSW_THRESHOLD else "HNSW32"
@@ -138,7 +158,17 @@ def faiss_factory_for(n_chunks: int) -> str:
 
 def library_versions() -> dict[str, str]:
     out = {}
-    for name in ("faiss-cpu", "bm25s", "jieba", "sentence-transformers", "opencc", "langchain-text-splitters"):
+    for name in (
+        "faiss-cpu",
+        "bm25s",
+        "jieba",
+        "sentence-transformers",
+        "opencc",
+        "langchain-text-splitters",
+        "pypdf",
+        "python-docx",
+        "trafilatura",
+    ):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
     return out
@@ -193,7 +223,7 @@ def _chunk_to_json(c: Chunk) -> dict[str, Any]:
 
 
 def _chunk_from_json(d: dict[str, Any]) -> Chunk:
-    return Chunk(**{**d, "lines": tuple(d["lines"])})
+    return Chunk(**{**d, "lines": tuple(d["lines"]), "page_breaks": tuple(d.get("page_breaks", ()))})
 
 
 class HybridIndex:
@@ -229,6 +259,9 @@ class HybridIndex:
         # Sentence vectors (float16: a similarity needs no more), each sentence's span in
         # its chunk's text, and per chunk i its rows offsets[i]:offsets[i + 1].
         self.sentences = sentences
+        # What the documents panel and `qa docs` list: per document its format, size,
+        # pages, chunks and when it was indexed; and the files skipped, with why.
+        self.catalog: dict[str, Any] = {"documents": {}, "skipped": []}
 
     def sentence_scores(self, i: int, query_vector: np.ndarray) -> dict[tuple[int, int], float]:
         """Cosine of the question to each sentence of chunk ``i``, by span; {} without sentence vectors.
@@ -294,6 +327,7 @@ class HybridIndex:
         batch_size: int = 32,
         sentence_vectors: bool = True,
         store: tuple[str, str] | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> HybridIndex:
         """Embed and tokenise only text that is new; unchanged text reuses both.
 
@@ -326,7 +360,7 @@ class HybridIndex:
                     todo[h] = c.text[s:e]
         fresh: dict[str, np.ndarray] = {}
         if todo:
-            embedded = encoder.encode_passages(list(todo.values()), batch_size=batch_size, progress=progress)
+            embedded = embed_in_steps(encoder, list(todo.values()), batch_size, progress, on_progress)
             fresh = dict(zip(todo, np.asarray(embedded, dtype=np.float32), strict=True))
         vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
         for i, h in enumerate(hashes):
@@ -413,6 +447,7 @@ class HybridIndex:
             "build": build_id,
             "n_chunks": len(self.chunks),
             "corpus": self.corpus_hashes,
+            **self.catalog,
             "files": files,
             "versions": library_versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -477,7 +512,7 @@ class HybridIndex:
             raise QAError(
                 "索引的句子向量与分块不一致。", "Index is inconsistent (sentence vectors do not match the chunks)."
             )
-        return cls(
+        index = cls(
             chunks,
             vectors,
             settings,
@@ -486,6 +521,8 @@ class HybridIndex:
             folder=build,
             sentences=sentences,  # type: ignore[arg-type]
         )
+        index.catalog = {"documents": manifest.get("documents") or {}, "skipped": manifest.get("skipped") or []}
+        return index
 
 
 def _sentences_fit(sentences: tuple[np.ndarray, ...], n_chunks: int, dim: int) -> bool:

@@ -1,9 +1,9 @@
 """The one text normaliser: raw text -> clean text, with a map back to raw offsets.
 
-Every cleaning step is general code (Kangxi radicals and compatibility ideographs,
-pinyin annotations, hard line breaks, punctuation width, script) and keeps, for each
-output character, the index of the raw character it came from, so any cleaned span
-can be cited by its raw line numbers.  Known garbled spans
+Every cleaning step is general code (page headers, footers and numbers, Kangxi radicals
+and compatibility ideographs, pinyin annotations, hard line breaks, punctuation width,
+script) and keeps, for each output character, the index of the raw character it came
+from, so any cleaned span can be cited by its raw line numbers.  Known garbled spans
 are fixed only from a reviewed corrections list, never guessed.
 """
 
@@ -175,13 +175,26 @@ def _join_lines(text: str, offsets: list[int]) -> tuple[str, list[int]]:
 # Kangxi radicals and CJK compatibility ideographs: what PDF text layers (Chromium's among
 # them) give for ordinary characters (⽅ U+2F45 for 方). NFKC maps each to one unified
 # character; only these blocks are touched, so full-width punctuation keeps its width.
-_HAN_VARIANTS = re.compile("[\u2f00-\u2fdf\uf900-\ufaff\U0002f800-\U0002fa1f]")
+_HAN_VARIANTS = re.compile("[\u2e80-\u2eff\u2f00-\u2fdf\uf900-\ufaff\U0002f800-\U0002fa1f]")
+# CJK Radicals Supplement (U+2E80-U+2EFF) has no NFKC mapping, yet PDF text layers use it
+# for whole characters (⻚ for 页, ⻓ for 长). Unicode's EquivalentUnifiedIdeograph.txt
+# gives the unified character of each; these are its entries for this block.
+_RADICALS_SUPPLEMENT = dict(
+    zip(
+        "⺁⺇⺊⺌⺍⺎⺏⺐⺒⺓⺔⺕⺖⺗⺘⺙⺛⺜⺝⺞⺟⺠⺡⺢⺣⺤⺦⺧⺨⺩⺪⺫⺬⺭⺮⺯⺰⺲⺳⺶⺷⺹⺺⺻⺼⺽⺾⺿⻀⻁⻂⻃⻄⻅⻆⻈⻉⻊⻋⻌⻍⻎⻏⻐⻑⻒⻓⻔⻖⻗⻘⻙⻚⻛⻜⻝⻟⻠⻢⻣⻤⻥⻦⻧⻨⻩⻪⻫⻬⻭⻮⻯⻰⻱⻲⻳",
+        "厂几卜小小兀尢尢巳幺彑彐忄心扌攵旡日月歹母民氵氺灬爫丬牛犭王疋目示礻竹糸纟罒网羊羊耂肀聿月臼艹艹艹虎衤覀西见角讠贝足车辶辶辶阝钅長镸长门阝雨青韦页风飞食飠饣马骨鬼鱼鸟卤麦黄黾斉齐歯齿竜龙龜亀龟",
+        strict=True,
+    )
+)
 
 
 def _unify_han(text: str, offsets: list[int]) -> tuple[str, list[int]]:
-    """Kangxi radicals and compatibility ideographs -> the unified characters; length kept."""
+    """Kangxi radicals, radical supplements and compatibility ideographs -> the unified
+    characters; length kept."""
 
     def unified(m: re.Match[str]) -> str:
+        if m.group() in _RADICALS_SUPPLEMENT:
+            return _RADICALS_SUPPLEMENT[m.group()]
         n = unicodedata.normalize("NFKC", m.group())
         return n if len(n) == 1 else m.group()
 
@@ -221,6 +234,68 @@ def _squeeze_spaces(text: str, offsets: list[int]) -> tuple[str, list[int]]:
         return " "
 
     return _rewrite(text, offsets, _SPACE_RE, repl)
+
+
+# Page furniture: a line at the top or bottom of a page that only numbers the page
+# ("12", "- 3 -", "第 3 页", "第3页 共20页", "3 / 20", "Page 3 of 20").
+PAGE_NUMBER_LINE = re.compile(
+    r"\s*(?:[-–—]?\s*\d{1,3}\s*[-–—]?|第\s*\d{1,4}\s*页(?:\s*[/，,]?\s*共\s*\d{1,4}\s*页)?"
+    r"|\d{1,4}\s*/\s*\d{1,4}|(?i:page)\s*\d{1,4}(?:\s*(?i:of)\s*\d{1,4})?)\s*"
+)
+EDGE_LINES = 2  # how many lines at each end of a page may be a header or a footer
+MAX_FURNITURE_CHARS = 32  # a running header is short; a repeated full line of body text is not one
+
+
+def _page_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) of the non-blank lines of text[start:end], end excluding the newline."""
+    spans, pos = [], start
+    for line in text[start:end].split("\n"):
+        if line.strip():
+            spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return spans
+
+
+def page_furniture(text: str, page_starts: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Spans of headers, footers and page numbers repeated at the edges of pages.
+
+    A line among the first or last ``EDGE_LINES`` of a page is furniture when it is a page
+    number, or when the same line (digits aside: "第3页" = "第4页") sits at the edge of at
+    least half of the pages (two at least). Text in the body of a page is never touched.
+    """
+    if len(page_starts) < 2:
+        return []
+    bounds = [*page_starts[1:], len(text) + 1]
+    edges: list[list[tuple[int, int]]] = []
+    for start, end in zip(page_starts, bounds, strict=True):
+        lines = _page_lines(text, start, min(end, len(text)))
+        edges.append(sorted(set(lines[:EDGE_LINES] + lines[-EDGE_LINES:])))
+
+    def key(span: tuple[int, int]) -> str:
+        return re.sub(r"\d+", "#", "".join(text[span[0] : span[1]].split()))
+
+    seen: dict[str, int] = {}
+    for spans in edges:
+        for k in {key(s) for s in spans}:
+            seen[k] = seen.get(k, 0) + 1
+    enough = max(2, (len(page_starts) + 1) // 2)
+    out = []
+    for spans in edges:
+        for s, e in spans:
+            k = key((s, e))
+            if PAGE_NUMBER_LINE.fullmatch(text[s:e]) or (seen[k] >= enough and len(k) <= MAX_FURNITURE_CHARS):
+                out.append((s, e + 1 if text[e : e + 1] == "\n" else e))  # with its line break
+    return out
+
+
+def _drop_spans(text: str, offsets: list[int], spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
+    """Remove the given (sorted, disjoint) spans; kept characters keep their offsets."""
+    keep = [True] * len(text)
+    for s, e in spans:
+        keep[s:e] = [False] * (e - s)
+    return "".join(ch for ch, k in zip(text, keep, strict=True) if k), [
+        o for o, k in zip(offsets, keep, strict=True) if k
+    ]
 
 
 # ---------------------------------------------------------------- script conversion
@@ -265,10 +340,15 @@ def is_traditional(text: str) -> bool:
 
 
 # ---------------------------------------------------------------- entry points
-def clean(raw: str, corrections: Iterable[Correction] = ()) -> Cleaned:
-    """Clean raw document text; see the module docstring for the steps."""
+def clean(raw: str, corrections: Iterable[Correction] = (), page_starts: tuple[int, ...] = ()) -> Cleaned:
+    """Clean raw document text; see the module docstring for the steps.
+
+    ``page_starts``: where each page begins in ``raw`` (PDFs), so that headers, footers
+    and page numbers repeated on the pages are removed before anything else.
+    """
     offsets = list(range(len(raw)))
     text = raw
+    text, offsets = _drop_spans(text, offsets, page_furniture(raw, page_starts))
     text, offsets = _rewrite(text, offsets, re.compile("\ufeff|\r(?=\n)"), lambda _m: "")
     text, offsets = _rewrite(text, offsets, re.compile("\r"), lambda _m: "\n")
     text, offsets = _rewrite(text, offsets, re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"), lambda _m: "")

@@ -10,6 +10,7 @@ resolved into the standalone question it means (``qa.conversation``).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -20,11 +21,13 @@ from qa.answer import compose
 from qa.chunking import ChunkingConfig, chunk_documents
 from qa.conversation import resolve
 from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
+from qa.documents import add_file, catalog, check_upload, remove_file
 from qa.errors import QAError
 from qa.fileio import sha256_file
-from qa.index import HybridIndex, read_manifest, required_settings
+from qa.index import HybridIndex, ProgressCallback, read_manifest, required_settings
 from qa.intents import detect_intent, intent_answer
 from qa.lists import asked_count, gather_items, is_list_question
+from qa.loaders import SUPPORTED_LIST
 from qa.normalize import to_simplified
 from qa.reader import HeuristicReader, Reader, open_reader
 from qa.retrieve import FusionConfig, Retriever
@@ -92,8 +95,12 @@ def ensure_index(
     chunking: ChunkingConfig = ChunkingConfig(),
     force: bool = False,
     progress: bool = True,
+    on_progress: ProgressCallback | None = None,
 ) -> tuple[HybridIndex, BuildReport]:
-    """Load the index, or (re)build it when missing, stale, corrupted or forced."""
+    """Load the index, or (re)build it when missing, stale, corrupted or forced.
+
+    ``on_progress`` is told how far a build has got (the UI's progress bar).
+    """
     hashes = corpus_hashes(corpus_dir)
     expected = {**required_settings(encoder, chunking), "corpus": hashes}
     reasons = (["forced"] if force else []) + stale_reasons(index_dir, expected)  # forced: say what else was stale
@@ -109,13 +116,16 @@ def ensure_index(
         except QAError:
             previous = None
     t0 = time.perf_counter()
+    tell = on_progress or (lambda _fraction, _what: None)
+    tell(0.02, "读取文件 Reading files")
     docs, skipped = load_corpus(corpus_dir)
     if not docs:  # never replace a working index with an empty one
         why = "".join(f"\n  - {s.path}: {s.zh} / {s.en}" for s in skipped)
         raise QAError(
-            f"语料目录 {corpus_dir} 中没有可索引的文本文件（.txt/.md），原有索引保持不变。",
-            f"No indexable text files (.txt/.md) in {corpus_dir}; the previous index is unchanged.{why}",
+            f"语料目录 {corpus_dir} 中没有可索引的文件（{SUPPORTED_LIST}），原有索引保持不变。",
+            f"No indexable files ({SUPPORTED_LIST}) in {corpus_dir}; the previous index is unchanged.{why}",
         )
+    tell(0.1, "分块 Chunking")
     chunks = chunk_documents(docs, chunking)
     index = HybridIndex.build(
         chunks,
@@ -125,8 +135,12 @@ def ensure_index(
         previous=previous,
         progress=progress,
         sentence_vectors=bool(expected["sentence_vectors"]),
+        on_progress=None if on_progress is None else lambda f, what: tell(0.1 + 0.8 * f, what),
     )
+    index.catalog = catalog(docs, chunks, skipped, corpus_dir, hashes, read_manifest(index_dir))
+    tell(0.92, "保存索引 Saving the index")
     index.save(index_dir)
+    tell(1.0, "完成 Done")
     report = BuildReport(
         rebuilt=True,
         reasons=reasons,
@@ -164,12 +178,23 @@ class Pipeline:
     def __init__(  # type: ignore[no-untyped-def]
         self, index: HybridIndex, encoder, fusion: FusionConfig = FusionConfig(), reader: Reader | None = None
     ) -> None:
-        self.index = index
         self.encoder = encoder
+        self.fusion = fusion
         self.reader: Reader = reader or HeuristicReader()
-        self.retriever = Retriever(index, lambda q: encoder.encode_queries([q])[0], fusion)
+        self.retriever = Retriever(index, self._embed_query, fusion)
         self.build_report: BuildReport | None = None
         self.corpus_dir: Path | None = None  # set by open(); lets the UI show what was indexed
+        self.index_dir: Path | None = None
+        self.chunking = ChunkingConfig()
+        self._updating = threading.RLock()  # one corpus update at a time; asks never wait for it
+
+    def _embed_query(self, question: str):  # type: ignore[no-untyped-def]
+        return self.encoder.encode_queries([question])[0]
+
+    @property
+    def index(self) -> HybridIndex:
+        """The index questions are answered from now (swapped whole by ``update``)."""
+        return self.retriever.index
 
     def documents(self) -> list[Document]:
         """The cleaned documents of the indexed corpus (for the article view)."""
@@ -205,7 +230,46 @@ class Pipeline:
         pipe = cls(index, encoder, fusion, chosen_reader)
         pipe.build_report = report
         pipe.corpus_dir = corpus_dir or default_corpus_dir()
+        pipe.index_dir = index_dir or default_index_dir()
+        pipe.chunking = chunking
         return pipe
+
+    # ------------------------------------------------------------ the user's documents
+    def update(self, on_progress: ProgressCallback | None = None) -> BuildReport:
+        """Bring the index up to date with the corpus folder (incrementally), then swap it in.
+
+        Questions keep being answered from the previous index until the new one is saved
+        and loaded: the swap is one assignment, so an ask sees the old or the new, whole.
+        """
+        if self.corpus_dir is None or self.index_dir is None:
+            raise QAError("这个问答实例没有语料目录。", "This pipeline has no corpus folder.")
+        with self._updating:
+            index, report = ensure_index(
+                self.corpus_dir, self.index_dir, self.encoder, self.chunking, progress=False, on_progress=on_progress
+            )
+            self.retriever = Retriever(index, self._embed_query, self.fusion)
+            self.build_report = report
+            return report
+
+    def add_documents(
+        self, files: Sequence[tuple[str, bytes]], on_progress: ProgressCallback | None = None
+    ) -> tuple[list[str], BuildReport]:
+        """Store files in the corpus folder (checked, sanitised, atomic), then ``update``."""
+        if self.corpus_dir is None:
+            raise QAError("这个问答实例没有语料目录。", "This pipeline has no corpus folder.")
+        for name, data in files:  # all are checked before any is written
+            check_upload(name, data)
+        with self._updating:  # no other update may index half of a batch
+            stored = [add_file(self.corpus_dir, name, data)[0] for name, data in files]
+            return stored, self.update(on_progress)
+
+    def remove_document(self, name: str, on_progress: ProgressCallback | None = None) -> BuildReport:
+        """Delete one document from the corpus folder, then ``update``."""
+        if self.corpus_dir is None:
+            raise QAError("这个问答实例没有语料目录。", "This pipeline has no corpus folder.")
+        with self._updating:
+            remove_file(self.corpus_dir, name)
+            return self.update(on_progress)
 
     def search(self, question: str, top_k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
         check_mode_and_k(mode, top_k)
@@ -228,16 +292,19 @@ class Pipeline:
         t0 = time.perf_counter()
         check_mode_and_k(mode, top_k)
         q, notice = check_question(question)
+        retriever = self.retriever  # one index for the whole question, even if an update swaps it
         intent = detect_intent(q)
         if intent:  # a greeting, thanks, help or "summarise": answered from the corpus, no retrieval
-            answer = intent_answer(q, intent, self.index.chunks, mode)
+            answer = intent_answer(q, intent, retriever.index.chunks, mode)
             elapsed = (time.perf_counter() - t0) * 1000
             return Result(answer, (), Reading("intent", abstained=False), Timings(0.0, 0.0, elapsed))
         resolution = resolve(q, history)
         understood = resolution.question
-        hits = self.retriever.search(understood, max(top_k, 5, depth), mode)
+        hits = retriever.search(understood, max(top_k, 5, depth), mode)
         retrieved = time.perf_counter()
-        read = self.answer_from(understood, hits, mode, top_k, notice, reader=reader, focus=resolution.focus)
+        read = self.answer_from(
+            understood, hits, mode, top_k, notice, reader=reader, focus=resolution.focus, index=retriever.index
+        )
         answer = read.answer
         if understood != q:
             answer = replace(answer, question=q, resolved_question=understood)
@@ -263,20 +330,22 @@ class Pipeline:
         notice: str = "",
         reader: bool = True,
         focus: str = "",
+        index: HybridIndex | None = None,
     ) -> Result:
         """Read and compose from these ranked hits, without retrieving: the second half of
         ``run`` (the eval also passes hits with the answering paragraph withheld, to see
         whether the bot then declines). ``Result.timings`` covers only the reading.
         ``focus``: a term the passages must name for any answer ("江苏" of "江苏呢？")."""
         t0 = time.perf_counter()
+        idf = (index or self.index).idf  # the index the hits came from
         considered = hits[: max(top_k, 5)]
         chosen = self.reader if reader else HeuristicReader()
-        reading = chosen.read(question, considered, self.index.idf)
+        reading = chosen.read(question, considered, idf)
         if focus and not reading.abstained and not mentions(considered, focus):
             reading = replace(reading, abstained=True)
         reading = with_list_items(question, considered, reading)
         t1 = time.perf_counter()
-        answer = compose(question, considered, mode, reading, max_citations=top_k, notice=notice, idf=self.index.idf)
+        answer = compose(question, considered, mode, reading, max_citations=top_k, notice=notice, idf=idf)
         total = (time.perf_counter() - t0) * 1000
         return Result(answer, tuple(hits), reading, Timings(0.0, (t1 - t0) * 1000, total))
 

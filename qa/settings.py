@@ -44,6 +44,7 @@ VARIABLES = {
     "QA_MILVUS_URI": "Milvus Lite file or http://host:19530 (default index/milvus.db)",
     "QA_UI_PASSWORD": "password for the UI and the JSON API (default none)",
     "QA_UI_USER": "user name with QA_UI_PASSWORD (default qa)",
+    "QA_UI_UPLOADS": "1 | 0: the UI's documents panel may add and delete documents (default 1)",
 }
 
 
@@ -63,6 +64,7 @@ class Settings:
     milvus_uri: str
     ui_user: str
     ui_password: str
+    ui_uploads: bool = True
 
 
 def _bad(name: str, value: str, allowed: str) -> QAError:
@@ -126,6 +128,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
         milvus_uri=env.get("QA_MILVUS_URI", "").strip(),
         ui_user=env.get("QA_UI_USER", "").strip() or "qa",
         ui_password=env.get("QA_UI_PASSWORD", ""),
+        ui_uploads=_flag(env, "QA_UI_UPLOADS", True),
     )
 
 

@@ -7,9 +7,11 @@ speaks in these types, so no stage needs to import the one after it.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
@@ -32,6 +34,23 @@ class Document:
     simplified: str
     raw_offsets: tuple[int, ...]
     line_starts: tuple[int, ...] = field(repr=False, default=())
+    kind: str = "txt"  # the file's format (qa.loaders.FORMATS): txt, md, pdf, docx, html
+    page_starts: tuple[int, ...] = ()  # raw index where each page begins (PDFs); () = no pages
+
+    @property
+    def pages(self) -> int | None:
+        return len(self.page_starts) or None
+
+    @functools.cached_property
+    def clean_page_starts(self) -> tuple[int, ...]:
+        """Index in ``text`` where each page after the first begins."""
+        return tuple(bisect.bisect_left(self.raw_offsets, p) for p in self.page_starts[1:])
+
+    def page_of(self, start: int) -> int | None:
+        """1-based page of cleaned character ``start`` (None for formats without pages)."""
+        if not self.page_starts:
+            return None
+        return 1 + bisect.bisect_right(self.clean_page_starts, start)
 
     def raw_line_of(self, raw_index: int) -> int:
         """1-based line number in the raw file of a raw character index."""
@@ -57,6 +76,14 @@ class Chunk:
     lines: tuple[int, int]
     text: str  # simplified script: what is embedded and BM25-indexed
     text_original: str  # the cleaned text in the document's own script
+    page: int | None = None  # 1-based page where the chunk begins (PDFs), else None
+    page_breaks: tuple[int, ...] = ()  # offsets in ``text`` where each following page begins
+
+    def page_at(self, offset: int) -> int | None:
+        """The page of character ``offset`` of ``text`` (None without pages)."""
+        if self.page is None:
+            return None
+        return self.page + bisect.bisect_right(self.page_breaks, offset)
 
 
 @dataclass(frozen=True)
@@ -85,12 +112,14 @@ class Citation:
     text_original: str
     highlight: tuple[int, int] | None
     answer_span: tuple[int, int] | None = None  # the short answer inside ``text`` (inside ``highlight``)
+    page: int | None = None  # 1-based page of the highlighted sentence (or the passage) in a PDF
 
     def to_json(self) -> dict[str, Any]:
         return {
             "n": self.n,
             "doc": self.doc,
             "lines": list(self.lines),
+            "page": self.page,
             "chunk_id": self.chunk_id,
             "score": round(float(self.score), 6),
             "text": self.text,
@@ -242,3 +271,18 @@ class Asker(Protocol):
         reader: bool = ...,
         history: Sequence[Turn] = ...,
     ) -> Result: ...
+
+
+@runtime_checkable
+class Library(Protocol):
+    """What the UI's documents panel needs from ``qa.pipeline.Pipeline``: the folders,
+    the documents, and adding or removing one (each followed by an index update)."""
+
+    corpus_dir: Path | None
+    index_dir: Path | None
+
+    def documents(self) -> list[Document]: ...
+
+    def add_documents(self, files: Sequence[tuple[str, bytes]], on_progress: Any = ...) -> tuple[list[str], Any]: ...
+
+    def remove_document(self, name: str, on_progress: Any = ...) -> Any: ...

@@ -453,14 +453,14 @@ def test_a_file_that_disappears_mid_build_is_skipped_and_the_rest_indexed(
 ) -> None:
     """Listed, then deleted before it is read (an editor's save-by-rename, a sync tool)."""
     (corpus_copy / "a-vanishing.txt").write_text(TEXT_SIMPLIFIED, encoding="utf-8")
-    real_read = qa.corpus.read_text
+    real_read = qa.corpus.read_capped
 
-    def racing_read(path: Path) -> str:
+    def racing_read(path: Path) -> bytes:
         if path.name == "a-vanishing.txt":
             path.unlink()
         return real_read(path)
 
-    monkeypatch.setattr(qa.corpus, "read_text", racing_read)
+    monkeypatch.setattr(qa.corpus, "read_capped", racing_read)
     index, report = ensure_index(corpus_copy, tmp_path / "idx", FakeEncoder(), progress=False)
     (s,) = report.skipped
     assert s.path == "a-vanishing.txt" and "disappeared" in s.en and "消失" in s.zh
@@ -474,10 +474,10 @@ def test_a_file_that_breaks_the_cleaner_does_not_stop_the_others(
     (tmp_path / "b.txt").write_text(TEXT_TRADITIONAL, encoding="utf-8")
     real_make = qa.corpus.make_document
 
-    def fragile(doc_id: str, raw: str, corrections: Any = ()) -> Any:
+    def fragile(doc_id: str, raw: str, *args: Any) -> Any:
         if doc_id == "a.txt":
             raise IndexError("simulated cleaner bug")
-        return real_make(doc_id, raw, corrections)
+        return real_make(doc_id, raw, *args)
 
     monkeypatch.setattr(qa.corpus, "make_document", fragile)
     docs, skipped = load_corpus(tmp_path)
@@ -540,6 +540,6 @@ def test_index_build_with_nothing_indexable_fails_and_keeps_the_old_index(tmp_pa
     (corpus / "b.txt").write_bytes(b"\x00" * 100)
     result = run_cli("index", "build", "--corpus", str(corpus), "--index", str(idx))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "没有可索引的文本文件" in result.stderr and "No indexable text files" in result.stderr
+    assert "没有可索引的文件" in result.stderr and "No indexable files" in result.stderr
     assert "a.txt: " in result.stderr and "empty" in result.stderr and "binary" in result.stderr
     assert (idx / "manifest.json").read_bytes() == manifest

@@ -11,7 +11,7 @@ from qa.pipeline import MAX_QUESTION_CHARS, Pipeline, check_question, ensure_ind
 from tests.conftest import FakeEncoder
 
 JSON_KEYS = {"question", "answer", "short_answer", "abstained", "mode", "latency_ms", "timings", "citations"}
-CITATION_KEYS = {"n", "doc", "lines", "chunk_id", "score", "text", "text_original", "highlight", "answer_span"}
+CITATION_KEYS = {"n", "doc", "lines", "page", "chunk_id", "score", "text", "text_original", "highlight", "answer_span"}
 
 
 @pytest.fixture

@@ -325,9 +325,9 @@ def ui_pipeline(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     return Pipeline(index, encoder)
 
 
-def start_app(pipeline: Any) -> tuple[Any, str]:
-    """Launch create_app(pipeline) on a free loopback port; returns (app, url)."""
-    app = ui.create_app(pipeline)
+def start_app(pipeline: Any, **options: Any) -> tuple[Any, str]:
+    """Launch create_app(pipeline, **options) on a free loopback port; returns (app, url)."""
+    app = ui.create_app(pipeline, **options)
     port = free_port()
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     return app, f"http://127.0.0.1:{port}/"
@@ -437,12 +437,26 @@ def test_no_files_are_served(served: str, path: str) -> None:
     assert "root:" not in r.text and "零碳" not in r.text
 
 
-def test_uploads_are_refused(served: str, tmp_path: Path) -> None:
-    f = tmp_path / "x.txt"
-    f.write_text("hello")
-    with f.open("rb") as fh:
-        r = httpx.post(served + "gradio_api/upload", files={"files": fh}, timeout=10)
-    assert r.status_code == 403
+def test_uploads_are_refused_when_turned_off(pipeline: Any, tmp_path: Path) -> None:
+    app, url = start_app(pipeline, uploads=False)
+    try:
+        f = tmp_path / "x.txt"
+        f.write_text("hello")
+        with f.open("rb") as fh:
+            r = httpx.post(url + "gradio_api/upload", files={"files": fh}, timeout=10)
+        assert r.status_code == 403
+        page = httpx.get(url + "config", timeout=10).text
+        assert "qa-upload" in page and '"visible": false' in page.replace('"visible":false', '"visible": false')
+    finally:
+        app.close()
+
+
+def test_uploads_over_the_size_limit_are_refused(served: str) -> None:
+    from qa.corpus import max_file_bytes
+
+    big = b"x" * (max_file_bytes() + 1)
+    r = httpx.post(served + "gradio_api/upload", files={"files": ("big.txt", big)}, timeout=60)
+    assert r.status_code == 413
 
 
 def test_page_loads(served: str) -> None:

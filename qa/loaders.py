@@ -1,0 +1,258 @@
+"""File bytes -> a document's text view: TXT, Markdown, PDF, DOCX and HTML.
+
+Every format becomes one *text view*: the text that line numbers in citations count
+(for ``.txt``/``.md`` the file itself, as before) and, for PDFs, where each page begins
+in it. The one normaliser (``qa.normalize``) then cleans every format alike: Kangxi
+radicals from PDF text layers, hard line breaks, repeated headers and page numbers.
+
+The type is checked by content, not by name: a ``.pdf`` must start like a PDF, a
+``.docx`` must be a Word zip, and a text format must not be binary. A file that cannot
+be read (unsupported, encrypted, scanned without a text layer, broken) raises a
+``QAError`` that says why in both languages, so the corpus loader can skip it and go on.
+
+Libraries (permissive licences, see README): pypdf (BSD-3-Clause) for the PDF text
+layer, python-docx (MIT) for Word paragraphs and tables, trafilatura (Apache-2.0) for a
+web page's main text without its menus and footers.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from qa.errors import QAError
+
+FORMATS: dict[str, str] = {
+    ".txt": "txt",
+    ".text": "txt",
+    ".md": "md",
+    ".markdown": "md",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".html": "html",
+    ".htm": "html",
+}
+"""File suffix -> format; anything else is reported as unsupported."""
+TEXT_FORMATS = ("txt", "md", "html")
+KIND_NAMES = {"txt": "TXT", "md": "Markdown", "pdf": "PDF", "docx": "Word (DOCX)", "html": "HTML", "zip": "ZIP"}
+CONTENT_NAMES = {"text": ("纯文本", "plain text"), "binary": ("二进制数据", "binary data")}
+MIN_TEXT_CHARS = 20  # a PDF with less text than this on all its pages has no usable text layer
+SUPPORTED_LIST = " ".join(sorted(FORMATS))
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One file's text view and, for paged formats, where each page begins in it."""
+
+    text: str
+    kind: str
+    page_starts: tuple[int, ...] = ()  # offset in ``text`` of each page's first character
+
+    @property
+    def pages(self) -> int | None:
+        return len(self.page_starts) or None
+
+
+def format_of(name: str) -> str | None:
+    """The format a file name claims (by suffix), or None when unsupported."""
+    return FORMATS.get(PurePath(name).suffix.lower())
+
+
+def sniff(data: bytes) -> str:
+    """What the bytes are: "pdf", "docx", "zip" (another zip), "binary" or "text"."""
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                return "docx" if "word/document.xml" in z.namelist() else "zip"
+        except zipfile.BadZipFile:
+            return "binary"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "text"  # UTF-16 with a BOM
+    return "binary" if looks_binary(data[:65536]) else "text"
+
+
+def looks_binary(sample: bytes) -> bool:
+    """Many NUL bytes mean binary; one or two stray NULs in text are dropped instead."""
+    nul = sample.count(0)
+    return nul > 2 and nul > len(sample) / 1000
+
+
+def unsupported(name: str) -> QAError:
+    suffix = PurePath(name).suffix or "（无扩展名）"
+    return QAError(
+        f"{name}：不支持的文件类型（{suffix}），已跳过。支持：{SUPPORTED_LIST}",
+        f"{name}: unsupported file type ({suffix if PurePath(name).suffix else 'no extension'}); skipped. "
+        f"Supported: {SUPPORTED_LIST}",
+    )
+
+
+def check_content(data: bytes, name: str) -> str:
+    """The file's format, after checking that its content is what its name says."""
+    claimed = format_of(name)
+    if claimed is None:
+        raise unsupported(name)
+    actual = sniff(data)
+    # A text format holding binary data is left to the decoder, which names the NUL bytes.
+    fits = actual == claimed if claimed in ("pdf", "docx") else actual in ("text", "binary")
+    if not fits:
+        what, what_en = CONTENT_NAMES.get(actual, (KIND_NAMES.get(actual, actual),) * 2)
+        raise QAError(
+            f"{name}：文件内容是{what}，与扩展名 {PurePath(name).suffix} 不符，已跳过。",
+            f"{name}: the content is {what_en}, not what the extension {PurePath(name).suffix} says; skipped.",
+        )
+    return claimed
+
+
+def load_bytes(data: bytes, name: str) -> Loaded:
+    """Check and read one file's bytes into its text view (``name`` gives the format)."""
+    from qa.corpus import decode_bytes
+
+    kind = check_content(data, name)
+    if kind == "pdf":
+        return load_pdf(data, name)
+    if kind == "docx":
+        return load_docx(data, name)
+    text = decode_bytes(data, name)
+    if kind == "html":
+        return Loaded(html_text(text), "html")
+    return Loaded(text, kind)
+
+
+def broken(name: str, e: Exception) -> QAError:
+    detail = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+    return QAError(
+        f"{name}：文件已损坏或无法解析（{detail}），已跳过。",
+        f"{name}: the file is damaged or cannot be parsed ({detail}); skipped.",
+    )
+
+
+# ---------------------------------------------------------------- PDF
+def load_pdf(data: bytes, name: str) -> Loaded:
+    """The text layer of every page; pages are joined by a line break (the normaliser
+    rejoins a sentence that runs across pages) and each page's start is recorded."""
+    import pypdf
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise QAError(
+                f"{name}：PDF 已加密（需要密码才能读取文字），已跳过。请先去掉密码。",
+                f"{name}: the PDF is encrypted (a password is needed to read its text); skipped. Remove the password.",
+            )
+        pages = []
+        for page in reader.pages:
+            try:
+                pages.append((page.extract_text() or "").strip("\n"))
+            except Exception:  # one unreadable page: keep the others (it counts as empty)
+                pages.append("")
+    except QAError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as e:
+        raise broken(name, e) from e
+    except Exception as e:  # pypdf raises many types on malformed input; never stop the others
+        if "crypt" in str(e).lower() or "AES" in str(e):
+            raise QAError(
+                f"{name}：PDF 已加密，无法解密，已跳过。",
+                f"{name}: the PDF is encrypted and cannot be decrypted; skipped.",
+            ) from e
+        raise broken(name, e) from e
+    if not pages:
+        raise broken(name, ValueError("no pages"))
+    if sum(len(re.sub(r"\s", "", p)) for p in pages) < MIN_TEXT_CHARS:
+        raise QAError(
+            f"{name}：PDF 没有文字层（可能是扫描件或图片），需要先做文字识别（OCR），已跳过。",
+            f"{name}: the PDF has no text layer (a scan or images?); run OCR on it first; skipped.",
+        )
+    starts, pos = [], 0
+    for p in pages:
+        starts.append(pos)
+        pos += len(p) + 1
+    return Loaded("\n".join(pages), "pdf", tuple(starts))
+
+
+# ---------------------------------------------------------------- DOCX
+def load_docx(data: bytes, name: str) -> Loaded:
+    """Paragraphs and tables in document order, one block per line with a blank line
+    between blocks, so a heading never runs into the paragraph after it."""
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+        blocks: list[str] = []
+        for item in document.iter_inner_content():
+            if isinstance(item, Table):
+                blocks.extend(table_lines([[cell.text for cell in row.cells] for row in item.rows]))
+            elif item.text.strip():
+                blocks.append(" ".join(item.text.split("\n")).strip())
+    except Exception as e:  # a damaged zip or XML
+        raise broken(name, e) from e
+    if not blocks:
+        raise QAError(f"{name}：文档里没有文字，已跳过。", f"{name}: the document has no text; skipped.")
+    return Loaded("\n\n".join(blocks), "docx")
+
+
+def table_lines(rows: list[list[str]]) -> list[str]:
+    """A table as sentences, one per row: "指标：2024年为0.52吨；2025年为0.45吨。".
+
+    With a header row each value is named by its column, so a row line holds the words a
+    question uses ("2025年…是多少"); merged cells (repeated by python-docx) appear once.
+    """
+    cleaned = []
+    for row in rows:
+        cells: list[str] = []
+        for text in row:
+            text = " ".join(text.split())
+            if not cells or text != cells[-1]:
+                cells.append(text)
+        if any(cells):
+            cleaned.append(cells)
+    if len(cleaned) < 2 or len(cleaned[0]) < 2:
+        return [" | ".join(c) for c in cleaned]
+    header, out = cleaned[0], []
+    for cells in cleaned[1:]:
+        if len(cells) != len(header):
+            out.append(" | ".join(cells))
+            continue
+        pairs = [f"{h}为{v}" if h else v for h, v in zip(header[1:], cells[1:], strict=True) if v]
+        out.append(f"{cells[0]}：{'；'.join(pairs)}。" if pairs else cells[0])
+    return out
+
+
+# ---------------------------------------------------------------- HTML
+def html_text(html: str) -> str:
+    """A web page's title and main text, one paragraph per line with blank lines between.
+
+    trafilatura drops menus, sidebars and footers; when it finds nothing (a bare page),
+    the visible text of the body without script/style/nav/header/footer is used.
+    """
+    import trafilatura
+    from lxml import html as lxml_html
+
+    title = ""
+    try:
+        tree = lxml_html.fromstring(html)
+        title = " ".join((tree.findtext(".//title") or "").split())
+    except Exception:
+        tree = None
+    main = trafilatura.extract(
+        html, output_format="txt", include_tables=True, include_comments=False, favor_recall=True
+    )
+    lines = [" ".join(x.split()) for x in (main or "").splitlines()]
+    lines = [x for x in lines if x]
+    if not lines and tree is not None:
+        for bad in tree.xpath("//script|//style|//nav|//header|//footer|//aside|//noscript|//form"):
+            bad.drop_tree()
+        body = tree.find(".//body")
+        lines = [" ".join(x.split()) for x in (body if body is not None else tree).itertext()]
+        lines = [x for x in lines if x]
+    if title and not any(title in x or x in title for x in lines[:2]):
+        lines.insert(0, title)
+    return "\n\n".join(lines)
