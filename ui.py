@@ -713,7 +713,7 @@ def create_app(
                     docs_table = gr.HTML(svc.documents_html(), elem_id="qa-docs")
                     status = gr.HTML("", elem_id="qa-doc-status")
                     upload = gr.File(
-                        label=f"上传 Upload（{' '.join(sorted(FORMATS))}，≤ {max_file_bytes() / 1e6:.0f} MB）",
+                        label=f"上传 Upload（{' '.join(sorted(FORMATS))}，≤ {max_file_bytes() / 2**20:g} MB）",
                         file_count="multiple",
                         file_types=sorted(FORMATS),
                         type="filepath",

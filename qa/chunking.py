@@ -83,13 +83,15 @@ def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def paragraph_spans(text: str, min_len: int) -> list[tuple[int, int]]:
-    """Spans of paragraphs (lines of the clean text); a short one joins the next."""
+    """Spans of paragraphs (lines of the clean text); a short one joins the next, and so
+    does a heading (a line with no sentence end), so a title is read with its section."""
     spans: list[tuple[int, int]] = []
     start = 0
     pos = 0
     for line in text.split("\n"):
         end = pos + len(line)
-        if end - start >= min_len or end == len(text):
+        heading = bool(line.strip()) and line.rstrip()[-1] not in SENTENCE_END + CLAUSE_END + CLOSE_QUOTES
+        if (end - start >= min_len and not heading) or end == len(text):
             if text[start:end].strip():
                 spans.append((start, end))
             start = end + 1

@@ -180,7 +180,8 @@ def load_pdf(data: bytes, name: str) -> Loaded:
 # ---------------------------------------------------------------- DOCX
 def load_docx(data: bytes, name: str) -> Loaded:
     """Paragraphs and tables in document order, one block per line with a blank line
-    between blocks, so a heading never runs into the paragraph after it."""
+    between blocks, so a heading never runs into the paragraph after it. A table is one
+    block of row sentences (``table_lines``), so a row is never read without the others."""
     import docx
     from docx.table import Table
 
@@ -188,8 +189,9 @@ def load_docx(data: bytes, name: str) -> Loaded:
         document = docx.Document(io.BytesIO(data))
         blocks: list[str] = []
         for item in document.iter_inner_content():
-            if isinstance(item, Table):
-                blocks.extend(table_lines([[cell.text for cell in row.cells] for row in item.rows]))
+            if isinstance(item, Table):  # one block: its rows are read (and chunked) together
+                rows = table_lines([[cell.text for cell in row.cells] for row in item.rows])
+                blocks.append("".join(r if r.endswith("。") else r + "。" for r in rows))
             elif item.text.strip():
                 blocks.append(" ".join(item.text.split("\n")).strip())
     except Exception as e:  # a damaged zip or XML

@@ -119,13 +119,26 @@ def strip_pinyin(text: str, offsets: list[int]) -> tuple[str, list[int]]:
 _HYPHENATED = re.compile(r"[A-Za-z]{2}-$")
 
 
-def _join_lines(text: str, offsets: list[int]) -> tuple[str, list[int]]:
+def display_width(line: str) -> int:
+    """Columns a line takes: a Chinese (wide) character counts two, anything else one."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+def full_line_width(text: str) -> int | None:
+    """The width of a full line of a laid-out page (PDF): the 90th percentile of line widths."""
+    widths = sorted(display_width(x.strip()) for x in text.split("\n") if x.strip())
+    return widths[int(0.9 * (len(widths) - 1))] if len(widths) >= 5 else None
+
+
+def _join_lines(text: str, offsets: list[int], full_width: int | None = None) -> tuple[str, list[int]]:
     """Rejoin hard-wrapped lines; keep a newline only where a sentence or paragraph ends.
 
     Lines are trimmed first.  A break after a sentence end (or a closing quote after
     one) or around an empty line is a paragraph break; any other break is removed,
     or becomes a space between two Latin words; a Latin word hyphenated at the line
-    end is rejoined ("inter-" + "national").
+    end is rejoined ("inter-" + "national"). With ``full_width`` (a PDF page's line
+    width), a line much shorter than that also ends its paragraph: it is a heading or
+    a paragraph's last line, since the text layer has no blank lines between paragraphs.
     """
     lines: list[tuple[str, list[int]]] = []
     start = 0
@@ -155,6 +168,8 @@ def _join_lines(text: str, offsets: list[int]) -> tuple[str, list[int]]:
         if out:
             tail = prev_line.rstrip(CLOSERS) or prev_line
             ends_sentence = tail[-1] in SENTENCE_END + CLAUSE_END or blank_seen
+            if full_width and tail[-1] not in "，、：:,(（《“‘" and display_width(prev_line) < 0.7 * full_width:
+                ends_sentence = True  # a short line on a laid-out page: a heading or a paragraph's end
             if ends_sentence:
                 out.append("\n")
                 out_offsets.append(pending_break if pending_break is not None else offs[0])
@@ -355,7 +370,7 @@ def clean(raw: str, corrections: Iterable[Correction] = (), page_starts: tuple[i
     text, offsets = _unify_han(text, offsets)
     text, offsets = apply_corrections(text, offsets, corrections)
     text, offsets = strip_pinyin(text, offsets)
-    text, offsets = _join_lines(text, offsets)
+    text, offsets = _join_lines(text, offsets, full_line_width(text) if page_starts else None)
     text, offsets = _squeeze_spaces(text, offsets)
     text, offsets = _normalise_width(text, offsets)
     offsets.append(len(raw))

@@ -133,3 +133,77 @@ def test_a_follow_up_in_chromium_shows_how_it_was_understood(served: str, browse
     ask(page, "一共有多少个？", 1)
     assert page.locator("#qa-chat .qa-resolved").count() == 0
     page.close()
+
+
+# ---------------------------------------------------------------- the documents panel
+@pytest.fixture(scope="module")
+def served_with_uploads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The real pipeline over a private copy of the corpus: uploads land there, never in corpus/."""
+    from qa.pipeline import Pipeline
+    from tests.conftest import CORPUS
+
+    corpus = tmp_path_factory.mktemp("upload-corpus")
+    shutil.copytree(CORPUS, corpus, dirs_exist_ok=True)
+    pipe = Pipeline.open(corpus, tmp_path_factory.mktemp("upload-index"), progress=False)
+    app, url = start_app(pipe, uploads=True)
+    try:
+        yield url, corpus
+    finally:
+        app.close()
+
+
+def upload_through_panel(page: Any, path: Path, timeout_ms: int = 120_000) -> str:
+    """Open the documents tab, upload one file, wait for the panel to say it was added."""
+    page.get_by_role("tab", name="文档 / Documents").click()
+    page.locator("#qa-upload input[type=file]").set_input_files(str(path))
+    page.wait_for_function(  # the status names the file it is about: added, or refused and why
+        """name => {
+             const box = document.querySelector('#qa-doc-status .qa-status, #qa-doc-status .qa-error');
+             return box && box.innerText.includes(name);
+           }""",
+        arg=path.name,
+        timeout=timeout_ms,
+    )
+    return page.locator("#qa-doc-status .qa-status, #qa-doc-status .qa-error").inner_text()
+
+
+def test_upload_a_pdf_and_ask_about_it_in_chromium(
+    served_with_uploads: tuple[str, Path], browser: Any, tmp_path: Path
+) -> None:
+    from tests.docmaker import GUIDE_HEADER, GUIDE_PAGES, chromium_path, make_pdf
+
+    if chromium_path() is None:
+        pytest.skip("chromium is needed to print the test PDF")
+    url, corpus = served_with_uploads
+    pdf = make_pdf(tmp_path / "星河市指导意见.pdf", GUIDE_PAGES, header=GUIDE_HEADER, footer_numbers=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1100}, device_scale_factor=1)
+    page.goto(url)
+    page.wait_for_selector("#qa-input textarea", timeout=30_000)
+    status = upload_through_panel(page, pdf)
+    assert "已添加" in status and "⚠️" not in status, status
+    assert (corpus / "星河市指导意见.pdf").read_bytes() == pdf.read_bytes()
+    row = page.locator("#qa-docs tr", has_text="星河市指导意见.pdf")
+    assert "pdf" in row.inner_text() and "3" in row.inner_text()  # type and pages
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "ui-documents.png"))
+    if os.environ.get("QA_UPDATE_SCREENSHOT") == "1" or not SCREENSHOTS_DOCS_PANEL.exists():
+        SCREENSHOTS_DOCS_PANEL.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ARTIFACTS / "ui-documents.png", SCREENSHOTS_DOCS_PANEL)
+
+    ask(page, "星河市财政每年拿出多少钱专门支持零碳工厂建设？", 1)
+    source = page.locator("#qa-chat li.qa-source").first
+    assert "星河市指导意见.pdf" in source.inner_text() and "第 3 页" in source.inner_text()
+    assert "8000万元" in page.locator("#qa-chat .qa-answer").first.inner_text()
+    page.get_by_role("tab", name="原文 / Article").click()
+    assert page.locator("#qa-article .qa-page-break", has_text="第 3 页").count() == 1  # the PDF, with pages
+    assert page.locator("#qa-article .qa-cited").count() >= 1
+
+    bad = tmp_path / "不是PDF.pdf"
+    bad.write_text("这只是一段文字。", encoding="utf-8")
+    status = upload_through_panel(page, bad)
+    assert "不符" in status and "not what the extension" in status
+    assert not (corpus / "不是PDF.pdf").exists()
+    page.close()
+
+
+SCREENSHOTS_DOCS_PANEL = ROOT / "docs" / "documents-panel.png"
