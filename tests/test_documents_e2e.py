@@ -164,7 +164,7 @@ def test_added_and_removed_documents_while_questions_keep_being_answered(
         while not stop.is_set():
             try:
                 answers.append(private_pipe.ask(ARTICLE_QUESTIONS[0][0]))
-            except BaseException as e:  # noqa: BLE001 - any failure fails the test
+            except BaseException as e:  # any failure fails the test
                 errors.append(e)
 
     asker = threading.Thread(target=keep_asking)
