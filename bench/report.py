@@ -129,6 +129,48 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         api_qps is not None and grad and api_qps >= 3 * grad,
         f"{_f(api_qps, 1)} vs {_f(grad, 1)} q/s ({_ratio(api_qps, grad)})" if grad else "–",
     )
+    upload = s.get("upload", {})
+    seconds = _get(upload, "browser", "seconds_to_searchable")
+    shown = _get(upload, "browser", "progress_shown")
+    add(
+        "20-page PDF uploaded through the UI searchable in ≤ 15 s, with progress shown",
+        seconds,
+        seconds is not None and seconds <= 15 and bool(shown) and bool(_get(upload, "browser", "answered_from_pdf")),
+        f"{_f(seconds, 1, ' s')}, progress {'shown' if shown else 'not seen'}" if seconds is not None else "–",
+    )
+    return out
+
+
+def section_upload(up: dict[str, Any]) -> list[str]:
+    out = [f"## Upload (a {up.get('pages')}-page Chinese PDF, {_f(up.get('pdf_kb'), 0)} KB)", ""]
+    b, p = up.get("browser") or {}, up.get("pipeline") or {}
+    rows = [
+        [
+            "through the UI (headless Chromium): until the panel says it was added",
+            _f(b.get("seconds_to_searchable"), 1, " s"),
+            f"progress {'shown' if b.get('progress_shown') else 'not seen'}; "
+            f"answer cites the PDF: {b.get('answered_from_pdf')}",
+        ],
+        [
+            "Pipeline.add_documents, an article question asked all the while",
+            _f(p.get("seconds_with_asks_running"), 1, " s"),
+            f"{p.get('asks_during')} asks answered during it, p50 {_f(_get(p, 'asks_during_ms', 'p50'), 0, ' ms')}"
+            f" (before: {_f(_get(p, 'asks_before_ms', 'p50'), 0, ' ms')})",
+        ],
+        [
+            "open + add_documents, nothing else running",
+            _f(p.get("seconds_alone_incl_open"), 1, " s"),
+            f"{p.get('chunks_added')} chunks embedded",
+        ],
+    ]
+    out += _table(["path", "time", "notes"], rows)
+    steps = p.get("steps") or []
+    if steps:
+        out += [
+            "Progress steps (seconds since the start, fraction, what): "
+            + "; ".join(f"{t} s {f:.0%} {w}" for t, f, w in steps),
+            "",
+        ]
     return out
 
 
@@ -487,6 +529,7 @@ def markdown(res: dict[str, Any]) -> str:
         ("incremental", section_incremental),
         ("cold", section_cold),
         ("serving", section_serving),
+        ("upload", section_upload),
         ("peer", section_peer),
         ("scale", section_scale),
     )

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make qa/ and bench/ importable without installing
     sys.path.insert(0, str(ROOT))
 
-SECTIONS = ("build", "latency", "incremental", "cold", "serving", "peer", "scale")
+SECTIONS = ("build", "latency", "incremental", "cold", "serving", "upload", "peer", "scale")
 DEFAULT_OUT = ROOT / "bench" / "results"
 
 
@@ -79,6 +79,8 @@ def run_worker(args: argparse.Namespace) -> int:
         from bench.peer import run as fn
     elif args.worker == "serving":
         from bench.serving import run as fn
+    elif args.worker == "upload":
+        from bench.upload import run as fn
     else:
         from bench.scale import run as fn
     write_json(args.result, fn(args))

@@ -25,6 +25,7 @@ from qa.loaders import FORMATS, load_bytes
 from qa.types import Chunk, Document
 
 MAX_NAME_CHARS = 120
+MAX_NAME_BYTES = 180  # UTF-8 bytes of the stem: with the suffix and ``atomic_write_bytes``'s temp affixes < 255
 STATUS_LABELS = {"indexed": "已索引 indexed", "pending": "待索引 pending", "skipped": "已跳过 skipped"}
 _UNSAFE = re.compile(r"[^\w.\-()（）\[\]【】《》 ]", re.UNICODE)
 
@@ -108,9 +109,8 @@ def list_documents(corpus_dir: Path, index_dir: Path) -> list[DocumentInfo]:
             why = skipped.get(name, {})
             rows.append(DocumentInfo(name, kind, size, None, None, "", "skipped", _reason(why)))
     for s in unsupported_files(corpus_dir):
-        rows.append(
-            DocumentInfo(s.path, "-", _size(corpus_dir / s.path), None, None, "", "skipped", f"{s.zh} / {s.en}")
-        )
+        reason = _reason(asdict(s))
+        rows.append(DocumentInfo(s.path, "-", _size(corpus_dir / s.path), None, None, "", "skipped", reason))
     return sorted(rows, key=lambda r: r.name)
 
 
@@ -140,7 +140,11 @@ def safe_name(name: str) -> str:
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    stem = stem[: MAX_NAME_CHARS - len(suffix) - 1] or "document"
+    suffix = suffix[:16]
+    stem = stem[: MAX_NAME_CHARS - len(suffix) - 1]
+    while len(stem.encode("utf-8")) > MAX_NAME_BYTES:  # file systems count bytes: 255, less our temp prefix
+        stem = stem[:-1]
+    stem = stem or "document"
     base = f"{stem}.{suffix.lower()}" if suffix else stem
     if base.lower().startswith("readme") or base == CORRECTIONS_FILE:
         base = f"doc-{base}"

@@ -17,11 +17,13 @@ web page's main text without its menus and footers.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 from qa.errors import QAError
 
@@ -84,7 +86,7 @@ def looks_binary(sample: bytes) -> bool:
 
 
 def unsupported(name: str) -> QAError:
-    suffix = PurePath(name).suffix or "（无扩展名）"
+    suffix = PurePath(name).suffix or "无扩展名"
     return QAError(
         f"{name}：不支持的文件类型（{suffix}），已跳过。支持：{SUPPORTED_LIST}",
         f"{name}: unsupported file type ({suffix if PurePath(name).suffix else 'no extension'}); skipped. "
@@ -109,8 +111,13 @@ def check_content(data: bytes, name: str) -> str:
     return claimed
 
 
+@functools.lru_cache(maxsize=4)
 def load_bytes(data: bytes, name: str) -> Loaded:
-    """Check and read one file's bytes into its text view (``name`` gives the format)."""
+    """Check and read one file's bytes into its text view (``name`` gives the format).
+
+    The last few results are kept: an upload is checked, indexed and shown, and parsing
+    a 20-page PDF takes about a second each time. ``Loaded`` is frozen, so sharing is safe.
+    """
     from qa.corpus import decode_bytes
 
     kind = check_content(data, name)
@@ -190,7 +197,7 @@ def load_docx(data: bytes, name: str) -> Loaded:
         blocks: list[str] = []
         for item in document.iter_inner_content():
             if isinstance(item, Table):  # one block: its rows are read (and chunked) together
-                rows = table_lines([[cell.text for cell in row.cells] for row in item.rows])
+                rows = table_lines([distinct_cells(row) for row in item.rows])
                 blocks.append("".join(r if r.endswith("。") else r + "。" for r in rows))
             elif item.text.strip():
                 blocks.append(" ".join(item.text.split("\n")).strip())
@@ -201,19 +208,26 @@ def load_docx(data: bytes, name: str) -> Loaded:
     return Loaded("\n\n".join(blocks), "docx")
 
 
+def distinct_cells(row: Any) -> list[str]:
+    """A python-docx row's cell texts; a merged cell (listed once per grid column) once."""
+    out, previous = [], None
+    for cell in row.cells:
+        if previous is not None and cell._tc is previous:
+            continue
+        previous = cell._tc
+        out.append(cell.text)
+    return out
+
+
 def table_lines(rows: list[list[str]]) -> list[str]:
     """A table as sentences, one per row: "指标：2024年为0.52吨；2025年为0.45吨。".
 
     With a header row each value is named by its column, so a row line holds the words a
-    question uses ("2025年…是多少"); merged cells (repeated by python-docx) appear once.
+    question uses ("2025年…是多少").
     """
     cleaned = []
     for row in rows:
-        cells: list[str] = []
-        for text in row:
-            text = " ".join(text.split())
-            if not cells or text != cells[-1]:
-                cells.append(text)
+        cells = [" ".join(text.split()) for text in row]
         if any(cells):
             cleaned.append(cells)
     if len(cleaned) < 2 or len(cleaned[0]) < 2:
@@ -232,29 +246,72 @@ def table_lines(rows: list[list[str]]) -> list[str]:
 def html_text(html: str) -> str:
     """A web page's title and main text, one paragraph per line with blank lines between.
 
-    trafilatura drops menus, sidebars and footers; when it finds nothing (a bare page),
-    the visible text of the body without script/style/nav/header/footer is used.
+    A page that marks its main text (``<article>`` or ``<main>``) is read from there, block
+    by block; otherwise trafilatura finds the main text and drops menus, sidebars and
+    footers. A bare page where neither finds anything gives the visible text of its body.
+    Script, style, navigation, header, footer, aside and form elements never count.
     """
     import trafilatura
     from lxml import html as lxml_html
 
-    title = ""
+    title, tree = "", None
     try:
         tree = lxml_html.fromstring(html)
         title = " ".join((tree.findtext(".//title") or "").split())
-    except Exception:
-        tree = None
-    main = trafilatura.extract(
-        html, output_format="txt", include_tables=True, include_comments=False, favor_recall=True
-    )
-    lines = [" ".join(x.split()) for x in (main or "").splitlines()]
-    lines = [x for x in lines if x]
-    if not lines and tree is not None:
-        for bad in tree.xpath("//script|//style|//nav|//header|//footer|//aside|//noscript|//form"):
+        for bad in tree.xpath("//script|//style|//nav|//header|//footer|//aside|//noscript|//form|//template"):
             bad.drop_tree()
+    except Exception:  # not parseable as HTML: trafilatura may still cope
+        tree = None
+    lines: list[str] = []
+    main = tree.xpath("(//article|//main)[1]") if tree is not None else []
+    if main:
+        lines = _block_texts(main[0])
+    if not lines:
+        extracted = trafilatura.extract(
+            html, output_format="txt", include_tables=True, include_comments=False, favor_recall=True
+        )
+        lines = [x for x in (" ".join(line.split()) for line in (extracted or "").splitlines()) if x]
+    if not lines and tree is not None:
         body = tree.find(".//body")
-        lines = [" ".join(x.split()) for x in (body if body is not None else tree).itertext()]
-        lines = [x for x in lines if x]
+        lines = _block_texts(body if body is not None else tree)
     if title and not any(title in x or x in title for x in lines[:2]):
         lines.insert(0, title)
     return "\n\n".join(lines)
+
+
+_BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "pre", "blockquote", "dt", "dd", "figcaption"}
+
+
+def _block_texts(root: Any) -> list[str]:
+    """The text of each block element under ``root`` (a block inside a block counts once),
+    and any loose text between them, in document order."""
+    out: list[str] = []
+    loose: list[str] = []
+
+    def flush() -> None:
+        text = " ".join(" ".join(loose).split())
+        if text:
+            out.append(text)
+        loose.clear()
+
+    def walk(el: Any) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag in _BLOCKS:
+            flush()
+            cells = el.xpath("./td|./th") if tag == "tr" else []
+            text = " | ".join(" ".join(c.text_content().split()) for c in cells) if cells else el.text_content()
+            if " ".join(text.split()):
+                out.append(" ".join(text.split()))
+            return
+        if el.text:
+            loose.append(el.text)
+        for child in el:
+            walk(child)
+            if child.tail:
+                loose.append(child.tail)
+        if tag in ("div", "section", "table", "ul", "ol", "body", "article", "main"):
+            flush()
+
+    walk(root)
+    flush()
+    return out

@@ -192,8 +192,9 @@ def _join_lines(text: str, offsets: list[int], full_width: int | None = None) ->
 # character; only these blocks are touched, so full-width punctuation keeps its width.
 _HAN_VARIANTS = re.compile("[\u2e80-\u2eff\u2f00-\u2fdf\uf900-\ufaff\U0002f800-\U0002fa1f]")
 # CJK Radicals Supplement (U+2E80-U+2EFF) has no NFKC mapping, yet PDF text layers use it
-# for whole characters (⻚ for 页, ⻓ for 长). Unicode's EquivalentUnifiedIdeograph.txt
-# gives the unified character of each; these are its entries for this block.
+# for whole characters (⻚ for 页, ⻓ for 长). Based on Unicode's EquivalentUnifiedIdeograph.txt,
+# but each maps to the everyday character it stands for in running text (⺼ to 月, not 肉;
+# ⻏ to 阝, not 邑), since that is what a PDF meant by it.
 _RADICALS_SUPPLEMENT = dict(
     zip(
         "⺁⺇⺊⺌⺍⺎⺏⺐⺒⺓⺔⺕⺖⺗⺘⺙⺛⺜⺝⺞⺟⺠⺡⺢⺣⺤⺦⺧⺨⺩⺪⺫⺬⺭⺮⺯⺰⺲⺳⺶⺷⺹⺺⺻⺼⺽⺾⺿⻀⻁⻂⻃⻄⻅⻆⻈⻉⻊⻋⻌⻍⻎⻏⻐⻑⻒⻓⻔⻖⻗⻘⻙⻚⻛⻜⻝⻟⻠⻢⻣⻤⻥⻦⻧⻨⻩⻪⻫⻬⻭⻮⻯⻰⻱⻲⻳",
@@ -296,9 +297,11 @@ def page_furniture(text: str, page_starts: tuple[int, ...]) -> list[tuple[int, i
     enough = max(2, (len(page_starts) + 1) // 2)
     out = []
     for spans in edges:
+        ends = {spans[0], spans[-1]} if spans else set()  # a page number is a page's first or last line
         for s, e in spans:
             k = key((s, e))
-            if PAGE_NUMBER_LINE.fullmatch(text[s:e]) or (seen[k] >= enough and len(k) <= MAX_FURNITURE_CHARS):
+            numbered = (s, e) in ends and PAGE_NUMBER_LINE.fullmatch(text[s:e]) is not None
+            if numbered or (seen[k] >= enough and len(k) <= MAX_FURNITURE_CHARS):
                 out.append((s, e + 1 if text[e : e + 1] == "\n" else e))  # with its line break
     return out
 
@@ -362,12 +365,11 @@ def clean(raw: str, corrections: Iterable[Correction] = (), page_starts: tuple[i
     and page numbers repeated on the pages are removed before anything else.
     """
     offsets = list(range(len(raw)))
-    text = raw
-    text, offsets = _drop_spans(text, offsets, page_furniture(raw, page_starts))
+    text, offsets = _unify_han(raw, offsets)  # first: a PDF's "第 3 ⻚" footer must read 页
+    text, offsets = _drop_spans(text, offsets, page_furniture(text, page_starts))
     text, offsets = _rewrite(text, offsets, re.compile("\ufeff|\r(?=\n)"), lambda _m: "")
     text, offsets = _rewrite(text, offsets, re.compile("\r"), lambda _m: "\n")
     text, offsets = _rewrite(text, offsets, re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"), lambda _m: "")
-    text, offsets = _unify_han(text, offsets)
     text, offsets = apply_corrections(text, offsets, corrections)
     text, offsets = strip_pinyin(text, offsets)
     text, offsets = _join_lines(text, offsets, full_line_width(text) if page_starts else None)

@@ -96,21 +96,27 @@ def ensure_index(
     force: bool = False,
     progress: bool = True,
     on_progress: ProgressCallback | None = None,
+    current: HybridIndex | None = None,
 ) -> tuple[HybridIndex, BuildReport]:
     """Load the index, or (re)build it when missing, stale, corrupted or forced.
 
-    ``on_progress`` is told how far a build has got (the UI's progress bar).
+    ``on_progress`` is told how far a build has got (the UI's progress bar); ``current``
+    is the index already in memory (a running app's), reused instead of read from disk.
     """
     hashes = corpus_hashes(corpus_dir)
     expected = {**required_settings(encoder, chunking), "corpus": hashes}
     reasons = (["forced"] if force else []) + stale_reasons(index_dir, expected)  # forced: say what else was stale
     previous: HybridIndex | None = None
+    if not reasons and current is not None and current.corpus_hashes == hashes:
+        return current, BuildReport(rebuilt=False)  # nothing changed: keep the index in memory
     if not reasons:
         try:
             return HybridIndex.load(index_dir), BuildReport(rebuilt=False)
         except QAError as e:
             reasons = [f"unreadable: {e.en}"]
-    if read_manifest(index_dir) is not None:
+    if current is not None:
+        previous = current
+    elif read_manifest(index_dir) is not None:
         try:
             previous = HybridIndex.load(index_dir)
         except QAError:
@@ -245,7 +251,13 @@ class Pipeline:
             raise QAError("这个问答实例没有语料目录。", "This pipeline has no corpus folder.")
         with self._updating:
             index, report = ensure_index(
-                self.corpus_dir, self.index_dir, self.encoder, self.chunking, progress=False, on_progress=on_progress
+                self.corpus_dir,
+                self.index_dir,
+                self.encoder,
+                self.chunking,
+                progress=False,
+                on_progress=on_progress,
+                current=self.index,
             )
             self.retriever = Retriever(index, self._embed_query, self.fusion)
             self.build_report = report

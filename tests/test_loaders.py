@@ -166,11 +166,6 @@ def test_no_extension_is_named_in_both_languages() -> None:
     _both(info.value, "无扩展名", "no extension")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="qa/loaders.py unsupported(): the Chinese message wraps the already-bracketed "
-    "'（无扩展名）' in another pair of brackets: '不支持的文件类型（（无扩展名））'",
-)
 def test_no_extension_message_has_single_brackets() -> None:
     with pytest.raises(QAError) as info:
         check_content(b"whatever", "Makefile")
@@ -335,11 +330,6 @@ def test_a_docx_table_row_names_its_columns(tmp_path: Path) -> None:
     assert load_bytes(path.read_bytes(), "t.docx").text.split("\n\n") == ["正文。", "指标值：2024年为a；2025年为b。"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="qa/loaders.py table_lines() collapses any two equal neighbouring cells as if merged: "
-    "a row whose 2024 and 2025 values are equal becomes 'x | 23%' and loses the 2025 value and the column names",
-)
 def test_a_docx_row_with_two_equal_values_keeps_both(tmp_path: Path) -> None:
     path = make_docx(tmp_path / "t.docx", ["正文。"], [("指标", "2024年", "2025年"), ("绿电占比", "23%", "23%")])
     assert "绿电占比：2024年为23%；2025年为23%。" in load_bytes(path.read_bytes(), "t.docx").text
@@ -380,9 +370,20 @@ def test_table_lines_header_and_rows() -> None:
     ]
 
 
-def test_table_lines_collapse_merged_cells() -> None:
-    rows = [["地区", "地区", "产量"], ["东区", "东区", "5吨"], ["西区", "西区", "7吨"]]
-    assert table_lines(rows) == ["东区：产量为5吨。", "西区：产量为7吨。"]
+def test_a_merged_docx_cell_is_read_once(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    table = document.add_table(rows=3, cols=3)
+    for r, row in enumerate([["指标", "2024年", "2025年"], ["总用电量", "4.2亿", "4.6亿"], ["说明", "口径一致", ""]]):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    table.cell(2, 1).merge(table.cell(2, 2))  # one cell over two grid columns, listed twice by python-docx
+    path = tmp_path / "merged.docx"
+    document.save(str(path))
+    text = load_bytes(path.read_bytes(), "merged.docx").text
+    assert "总用电量：2024年为4.2亿；2025年为4.6亿。" in text
+    assert text.count("口径一致") == 1
 
 
 def test_table_lines_squeeze_whitespace_skip_empty_rows_and_cells() -> None:
@@ -390,11 +391,6 @@ def test_table_lines_squeeze_whitespace_skip_empty_rows_and_cells() -> None:
     assert table_lines(rows) == ["绿电 占比：2024 年为23%。", "备注：2025年为无。"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="qa/loaders.py table_lines() collapses any two equal neighbouring cells (two equal values, two "
-    "empty cells) as if they were one merged cell, so the row no longer fits the header",
-)
 def test_table_lines_keep_equal_neighbouring_values() -> None:
     rows = [["指标", "2024年", "2025年"], ["绿电占比", "23%", "23%"], ["备注", "", ""]]
     assert table_lines(rows) == ["绿电占比：2024年为23%；2025年为23%。", "备注"]
@@ -428,11 +424,6 @@ def test_html_main_text_without_boilerplate(news_html: str) -> None:
         assert code not in text, code
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="qa/loaders.py html_text(): trafilatura joins the news page's <h1>, meta line and <p>s into one "
-    "line (the article holds a <div>), so the docstring's 'one paragraph per line' does not hold",
-)
 def test_html_paragraphs_are_their_own_lines(news_html: str) -> None:
     lines = html_text(news_html).split("\n\n")
     for para in NEWS_PARAGRAPHS:
