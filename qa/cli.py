@@ -151,7 +151,7 @@ def update_index(corpus_dir: Path | None, index_dir: Path | None) -> None:
     from qa.model import Encoder
     from qa.pipeline import default_corpus_dir, default_index_dir, ensure_index
 
-    _, report = ensure_index(corpus_dir or default_corpus_dir(), index_dir or default_index_dir(), Encoder())
+    _, report = ensure_index(corpus_dir or default_corpus_dir(), index_dir or default_index_dir(corpus_dir), Encoder())
     print_build_report(report)
 
 
@@ -206,7 +206,7 @@ def docs(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) -> None
     from qa.documents import STATUS_LABELS, human_size, list_documents
     from qa.pipeline import default_corpus_dir, default_index_dir
 
-    rows = list_documents(corpus_dir or default_corpus_dir(), index_dir or default_index_dir())
+    rows = list_documents(corpus_dir or default_corpus_dir(), index_dir or default_index_dir(corpus_dir))
     if as_json:
         for r in rows:
             click.echo(json.dumps(r.to_json(), ensure_ascii=False))

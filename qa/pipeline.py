@@ -45,11 +45,21 @@ def default_corpus_dir() -> Path:
     return Path("corpus") if Path("corpus").is_dir() else PROJECT_ROOT / "corpus"
 
 
-def default_index_dir() -> Path:
-    chosen = settings.current().index_dir
-    if chosen is not None:
-        return chosen
-    return Path("index") if Path("corpus").is_dir() else PROJECT_ROOT / "index"
+def default_index_dir(corpus_dir: Path | None = None) -> Path:
+    """``$QA_INDEX_DIR``, else ``index/`` for the project's corpus; another corpus folder
+    (``--corpus``, ``$QA_CORPUS_DIR``) gets its own index under ``$QA_CACHE_DIR/indexes``,
+    named after it, so pointing at other documents never replaces the project's index."""
+    chosen = settings.current()
+    if chosen.index_dir is not None:
+        return chosen.index_dir
+    project = Path("index") if Path("corpus").is_dir() else PROJECT_ROOT / "index"
+    corpus = (corpus_dir or default_corpus_dir()).resolve()
+    if corpus in ((Path("corpus")).resolve(), (PROJECT_ROOT / "corpus").resolve()):
+        return project
+    import hashlib
+
+    key = hashlib.sha1(str(corpus).encode("utf-8")).hexdigest()[:12]
+    return chosen.cache_dir / "indexes" / f"{corpus.name or 'corpus'}-{key}"
 
 
 def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
@@ -227,7 +237,7 @@ class Pipeline:
         chosen_reader = open_reader(reader, progress=progress)
         index, report = ensure_index(
             corpus_dir or default_corpus_dir(),
-            index_dir or default_index_dir(),
+            index_dir or default_index_dir(corpus_dir),
             encoder,
             chunking,
             force=force_rebuild,
@@ -236,7 +246,7 @@ class Pipeline:
         pipe = cls(index, encoder, fusion, chosen_reader)
         pipe.build_report = report
         pipe.corpus_dir = corpus_dir or default_corpus_dir()
-        pipe.index_dir = index_dir or default_index_dir()
+        pipe.index_dir = index_dir or default_index_dir(corpus_dir)
         pipe.chunking = chunking
         return pipe
 

