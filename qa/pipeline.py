@@ -290,6 +290,11 @@ class Pipeline:
         if self.corpus_dir is None:
             raise QAError("这个问答实例没有语料目录。", "This pipeline has no corpus folder.")
         with self._updating:
+            if [p.relative_to(self.corpus_dir).as_posix() for p in corpus_files(self.corpus_dir)] == [name]:
+                raise QAError(
+                    f"{name} 是最后一个文档，不能删除：先添加别的文档。",
+                    f"{name} is the last document and cannot be removed: add another one first.",
+                )
             remove_file(self.corpus_dir, name)
             return self.update(on_progress)
 

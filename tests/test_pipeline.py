@@ -73,3 +73,18 @@ def test_another_corpus_folder_gets_its_own_index(monkeypatch: pytest.MonkeyPatc
     assert default_index_dir() == mine
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "chosen"))
     assert default_index_dir(tmp_path / "mine") == tmp_path / "chosen"
+
+
+def test_the_last_document_cannot_be_removed(corpus_copy: Path, tmp_path: Path) -> None:
+    index, _ = ensure_index(corpus_copy, tmp_path / "index", FakeEncoder(), progress=False)
+    pipe = Pipeline(index, FakeEncoder())
+    pipe.corpus_dir, pipe.index_dir = corpus_copy, tmp_path / "index"
+    (name,) = [p.name for p in corpus_copy.glob("*.txt")]
+    with pytest.raises(QAError) as info:
+        pipe.remove_document(name)
+    assert "最后一个" in info.value.zh and "last document" in info.value.en
+    assert (corpus_copy / name).is_file()
+    stored, report = pipe.add_documents([("more.md", "# 补充\n\n星河市今年新建零碳工厂9家。".encode())])
+    assert stored == ["more.md"] and report.rebuilt and {c.doc_id for c in pipe.index.chunks} >= {"more.md", name}
+    pipe.remove_document("more.md")
+    assert {c.doc_id for c in pipe.index.chunks} == {name} and not (corpus_copy / "more.md").exists()
