@@ -258,9 +258,20 @@ def depends_on_context(question: str) -> str:
     return ""
 
 
+# Words that place a question in time ("现在呢？" after "以前…"): one replaces another.
+TIME_WORDS = (
+    *("以前", "之前", "此前", "过去", "早先", "原来", "当时"),
+    *("现在", "如今", "目前", "当前", "眼下"),
+    *("今后", "未来", "将来", "以后", "之后", "今年", "去年", "明年", "前年"),
+)  # all two characters: none is inside another
+
+
 def _same_kind_term(term: str, question: str) -> str:
-    """The term of ``question`` that ``term`` would replace: a batch for a batch, a year
-    for a year, a place for a place, a person for a person, a word sharing characters."""
+    """The term of ``question`` that ``term`` would replace: a time for a time, a batch for
+    a batch, a year for a year, a place for a place, a person for a person, a word sharing
+    characters."""
+    if term in TIME_WORDS:
+        return next((w for w in TIME_WORDS if w in question and w != term), "")
     asked = qualifiers(term)
     if asked:
         found = [q for q in qualifiers(question) if q.kind == asked[0].kind]
@@ -302,6 +313,9 @@ def asked_attribute(question: str) -> str:
 
 
 def _resolve_ne(term: str, previous: str) -> str:
+    if term in TIME_WORDS:  # "之前呢？": the same question, at another time
+        old = _same_kind_term(term, previous)
+        return previous.replace(old, term, 1) if old else f"{term}{_strip(previous)}？"
     old = _same_kind_term(term, previous) or asked_attribute(previous)
     if old and old != term:
         return previous.replace(old, term, 1)
@@ -316,7 +330,10 @@ def _referent(pronoun: str, noun: str, previous: str, history: Sequence[Turn]) -
     last = history[-1].answer if history else None
     short = last.short_answer if last is not None and not last.abstained else None
     asked_for_it = bool(noun) and re.search(f"(?:哪|什么)[一个家位份项所些种类]?{re.escape(noun)}", previous)
-    if short and (asked_for_it or (pronoun in _PERSON and "谁" in previous)):
+    # A question that opens with its question word ("哪个省提出了…", "哪些地区…") asked for
+    # its own subject: a pronoun after it means the answer ("它计划…" -> "浙江等省份计划…").
+    asked_subject = re.match(r"(?:请问)?(?:哪|谁|什么)", _strip(previous)) is not None and not topic(previous)
+    if short and (asked_for_it or asked_subject or (pronoun in _PERSON and "谁" in previous)):
         return to_simplified(short)
     if pronoun in _PERSON:
         return _person(previous) or (_person(to_simplified(last.answer)) if last is not None else "")
@@ -379,7 +396,7 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
         term = _NE_QUESTION.match(simple)
         body = term.group(1) if term else simple[:-1]
         resolved = _resolve_ne(body, prev)
-        focus = body
+        focus = "" if body in TIME_WORDS else body  # "如今" may answer "现在呢": a time is no name to find
         end = ""
     elif why == "pronoun":
         resolved = _resolve_pronoun(simple, prev, history)

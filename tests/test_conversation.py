@@ -32,6 +32,15 @@ def turn(question: str, short: str | None = None, resolved: str = "") -> Turn:
         ("工信部等五部门印发了什么文件？", None, "什么时候印发的？", "工信部等五部门什么时候印发的？"),
         ("零碳工厂到2027年在哪些行业培育？", None, "2030年呢？", "零碳工厂到2030年在哪些行业培育？"),
         ("首批园区有哪些特点？", None, "它们计划什么时候建成？", "首批园区计划什么时候建成？"),
+        ("零碳园区建设以前主要停留在什么层面？", None, "现在呢？", "零碳园区建设现在主要停留在什么层面？"),
+        (
+            "哪个省提出了零碳园区的量化目标？",
+            "浙江等省份",
+            "它计划今年启动建设多少个省级零碳园区？",
+            "浙江等省份计划今年启动建设多少个省级零碳园区？",
+        ),
+        ("国内零碳园区建设现在到了什么阶段？", None, "之前呢？", "国内零碳园区建设之前到了什么阶段？"),
+        ("国内零碳园区建设到了什么阶段？", None, "之前呢？", "之前国内零碳园区建设到了什么阶段？"),
         (
             "Who published the list of the first national zero-carbon parks?",
             None,
@@ -69,6 +78,12 @@ def test_without_history_nothing_is_resolved() -> None:
 def test_a_ne_question_names_its_term_for_the_decline_check() -> None:
     resolution = resolve("江苏呢？", [turn("浙江计划今年启动建设多少家绿色工厂？", "150家")])
     assert resolution.rule == "ne" and resolution.focus == "江苏"
+
+
+def test_a_time_ne_question_asks_the_passages_for_no_name() -> None:
+    """ "如今…" answers "现在呢？": a time word is not a name the passages must contain."""
+    resolution = resolve("现在呢？", [turn("零碳园区建设以前主要停留在什么层面？", "理念倡导")])
+    assert resolution.rule == "ne" and resolution.focus == ""
 
 
 def test_resolution_chains_through_resolved_turns_without_piling_up_context() -> None:
