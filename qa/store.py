@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import re
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -38,6 +39,8 @@ from qa.errors import QAError
 
 BM25_K1, BM25_B = 1.2, 0.75
 MILVUS_PREFIX = "qa_"
+NEW_PREFIX = f"{MILVUS_PREFIX}new_"  # a collection being built, before save() names it after its folder
+ORPHAN_AGE_S = 24 * 3600  # an unsaved collection this old belongs to a build that was killed
 HNSW_EF_SEARCH = 128  # bench at 10^6 chunks: recall@10 0.924 at 64, 0.970 at 128 (0.35 -> 0.48 ms)
 
 
@@ -251,7 +254,7 @@ class MilvusStore:
 
         uri = uri or default_milvus_uri()
         client = milvus_client(uri)
-        name = f"{MILVUS_PREFIX}new_{uuid.uuid4().hex[:16]}"  # renamed by save()
+        name = f"{NEW_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:12]}"  # renamed by save(); dated for clean-up
         dim = int(np.asarray(vectors).shape[1]) if len(vectors) else 384
         schema = client.create_schema(auto_id=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
@@ -406,12 +409,20 @@ class MilvusStore:
 
     def drop_older(self, index_dir: Path, keep: Iterable[str]) -> None:
         """Drop this index folder's collections other than ``keep`` (builds before the
-        previous one, killed builds); other folders' collections are never touched."""
+        previous one, killed builds); other folders' collections are never touched. A build
+        killed before it was saved leaves a ``qa_new_<time>_…`` collection no folder owns:
+        those older than ``ORPHAN_AGE_S`` are dropped too (a build still running is younger)."""
         keep = set(keep) | {self.collection}
         prefix = owner_prefix(index_dir)
         for name in self.client.list_collections():
-            if name.startswith(prefix) and name not in keep:
+            if (name.startswith(prefix) and name not in keep) or orphaned(name):
                 self.client.drop_collection(name)
+
+
+def orphaned(name: str, now: float | None = None) -> bool:
+    """A ``qa_new_<unix time>_…`` collection older than ``ORPHAN_AGE_S`` (an unsaved, killed build)."""
+    m = re.fullmatch(rf"{NEW_PREFIX}(\d+)_[0-9a-f]+", name)
+    return m is not None and (now if now is not None else time.time()) - int(m.group(1)) > ORPHAN_AGE_S
 
 
 def owner_prefix(index_dir: Path) -> str:

@@ -246,3 +246,24 @@ def test_the_real_pipeline_answers_alike_on_milvus(
             got, want = pipe.ask(question, mode=mode), real_pipeline.ask(question, mode=mode)
             assert (got.short_answer, got.abstained, got.answer) == (want.short_answer, want.abstained, want.answer)
             assert [(c.chunk_id, c.lines) for c in got.citations] == [(c.chunk_id, c.lines) for c in want.citations]
+
+
+def test_a_killed_builds_unsaved_collection_is_dropped_once_it_is_old(
+    corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build killed between creating its collection and saving it leaves ``qa_new_<time>_…``."""
+    from qa.store import ORPHAN_AGE_S, orphaned
+
+    milvus_or_skip()
+    backend = ("milvus", str(tmp_path / "milvus.db"))
+    index = build(corpus_copy, tmp_path / "idx", FakeEncoder(), backend, monkeypatch)
+    client = index.store.client  # type: ignore[attr-defined]
+    old, young = f"qa_new_{int(time.time()) - ORPHAN_AGE_S - 60}_abc123", f"qa_new_{int(time.time())}_def456"
+    for name in (old, young):
+        client.create_collection(name, dimension=4)
+    assert orphaned(old) and not orphaned(young) and not orphaned("qa_new_123")  # and only our own names
+    doc = next(corpus_copy.glob("*.txt"))
+    doc.write_text(doc.read_text(encoding="utf-8") + "\n又一段。\n", encoding="utf-8")
+    build(corpus_copy, tmp_path / "idx", FakeEncoder(), backend, monkeypatch)
+    names = set(client.list_collections())
+    assert old not in names and young in names  # a build still running keeps its collection
