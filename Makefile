@@ -34,9 +34,8 @@ serve: run
 browser:  ## Debian's chromium (and CJK fonts, for readable screenshots) for the headless browser test
 	@(command -v chromium >/dev/null 2>&1 && fc-list :lang=zh | grep -q .) || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) || echo "chromium not installed: browser tests will skip"
 
-test: model browser  ## set up, then run the whole test suite, then the load and soak tests
-	$(PY) -m pytest $(PYTEST_ARGS)
-	$(MAKE) test-load
+test: model browser  ## set up, then run the whole test suite with the load and soak tests, in one process (the model and the real index load once)
+	$(PY) -m pytest -m "load or not load" $(PYTEST_ARGS)
 
 test-load: model  ## load and soak tests
 	$(PY) -m pytest -m load $(PYTEST_ARGS)

@@ -9,11 +9,14 @@ for the ranking metrics; its query vector is computed once and shared by the mod
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import os
 import random
 import re
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -386,14 +389,39 @@ def cached_index(
     if read_manifest(path) is not None:
         try:
             index = HybridIndex.load(path)
+            with contextlib.suppress(OSError):
+                os.utime(path / "manifest.json")  # recently used: kept by prune_cached
             info = IndexInfo(path, True, len(ds.documents), len(index), time.perf_counter() - t0, _dir_bytes(path))
             return index, info
         except QAError:
             pass  # corrupted or half-written: rebuild below
     index = build_dataset_index(ds, chunk_documents(ds.documents, chunking), encoder, chunking, progress)
     index.save(path)
+    prune_cached(path)
     info = IndexInfo(path, False, len(ds.documents), len(index), time.perf_counter() - t0, _dir_bytes(path))
     return index, info
+
+
+KEEP_CACHED = 3  # cached indexes kept per dataset: other settings in use (sentence vectors on and off, …)
+
+
+def prune_cached(path: Path, keep: int = KEEP_CACHED) -> list[Path]:
+    """Delete the dataset's cached indexes beyond the ``keep`` most recently used (each code
+    or setting change leaves one behind; a CMRC index is ~40 MB). Returns what was removed."""
+    prefix = path.name.rsplit("-", 1)[0]
+    mine = re.compile(rf"{re.escape(prefix)}-[0-9a-f]{{16}}")
+
+    def used(p: Path) -> float:
+        try:
+            return (p / "manifest.json").stat().st_mtime
+        except OSError:
+            return 0.0
+
+    siblings = sorted((p for p in path.parent.iterdir() if p.is_dir() and mine.fullmatch(p.name)), key=used)
+    stale = [p for p in siblings[:-keep] if p != path] if len(siblings) > keep else []
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
 
 
 # ---------------------------------------------------------------- the run

@@ -548,3 +548,25 @@ def test_threshold_sweep_is_absent_for_the_heuristic_reader() -> None:
     results = [ev.QuestionResult(ev.EvalQuestion("q", "?", ("x",)), 1, {"hybrid": m})]
     report = ev.Report("set", "squad", {"hybrid": ev.aggregate(results, "hybrid")}, results, None, {}, 0.0)  # type: ignore[arg-type]
     assert ev.threshold_curve(report, "hybrid") is None and ev.threshold_chart(report) is None
+
+
+def test_prune_cached_keeps_the_most_recently_used_per_dataset(tmp_path: Path) -> None:
+    import os
+
+    root = tmp_path / "indexes"
+    made = []
+    for i in range(5):
+        folder = root / f"cmrc2018_dev-{i:016x}"
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text("{}")
+        os.utime(folder / "manifest.json", (1000 + i, 1000 + i))
+        made.append(folder)
+    other = root / "drcd_dev-0000000000000000"
+    corpus_index = root / "cmrc2018_dev-abcdef123456"  # another corpus's production index: not the eval's
+    for folder in (other, corpus_index):
+        folder.mkdir()
+        (folder / "manifest.json").write_text("{}")
+    os.utime(made[0] / "manifest.json", (2000, 2000))  # the oldest was just used again
+    removed = ev.prune_cached(made[4], keep=3)
+    assert sorted(removed) == sorted([made[1], made[2]])
+    assert {p.name for p in root.iterdir()} == {made[0].name, made[3].name, made[4].name, other.name, corpus_index.name}

@@ -1,4 +1,4 @@
-"""Load and soak with the real model (marker ``load``; ``make test-load``, also run by CI).
+"""Load and soak with the real model (marker ``load``: part of ``make test`` and CI; alone: ``make test-load``).
 
 * Load: the real app (``ui.create_app``) on a loopback port; 400 questions from 20
   concurrent ``gradio_client`` clients, each question's answer compared with the
