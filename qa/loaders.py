@@ -257,7 +257,8 @@ def html_text(html: str) -> str:
     title, tree = "", None
     try:
         tree = lxml_html.fromstring(html)
-        title = " ".join((tree.findtext(".//title") or "").split())
+        heading = tree.find(".//h1")  # the article's own title; <title> often carries the site's name
+        title = " ".join((heading.text_content() if heading is not None else tree.findtext(".//title") or "").split())
         for bad in tree.xpath("//script|//style|//nav|//header|//footer|//aside|//noscript|//form|//template"):
             bad.drop_tree()
     except Exception:  # not parseable as HTML: trafilatura may still cope
