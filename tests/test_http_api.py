@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import threading
 from typing import Any
 
@@ -78,6 +79,17 @@ def test_not_json_and_huge_bodies_are_refused() -> None:
     r = api.post("/ask", content=b"not json", headers={"content-type": "application/json"})
     assert r.status_code == 400
     r = api.post("/ask", content=b"x" * (MAX_BODY_BYTES + 1), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "too large" in r.json()["en"]
+
+
+def test_chunked_bodies_are_measured_as_they_come() -> None:
+    """Without a Content-Length the guard reads the body up to the cap, then hands it on."""
+    api = client(Stub())
+    small = json.dumps({"question": "q"}).encode()
+    r = api.post("/ask", content=iter([small[:5], small[5:]]), headers={"content-type": "application/json"})
+    assert r.status_code == 200
+    huge = iter([b"x" * 40_000, b"x" * 40_000])
+    r = api.post("/ask", content=huge, headers={"content-type": "application/json"})
     assert r.status_code == 413 and "too large" in r.json()["en"]
 
 
