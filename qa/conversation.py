@@ -156,7 +156,7 @@ def topic(question: str) -> str:
 
 
 def _person(text: str) -> str:
-    return next((w for w, f in _words(text) if f in ("nr", "nrt") and len(w) >= 2), "")
+    return next((w for w, f in _words(text) if f.startswith("nr") and len(w) >= 2), "")  # nr, nrt, nrfg
 
 
 def _mask_non_pronouns(text: str) -> str:
@@ -220,7 +220,7 @@ def _content(simple: str) -> tuple[int, int]:
     for word, flag in _words(re.sub(r"《[^》]+》|“[^”]+”|「[^」]+」", "", simple)):
         if word in STOPWORDS or (len(word) < 2 and flag != "n"):
             continue
-        if flag in _SPECIFIC_FLAGS or (len(word) >= 3 and flag.startswith(("n", "j", "l", "i"))):
+        if flag.startswith(_SPECIFIC_FLAGS) or (len(word) >= 3 and flag.startswith(("n", "j", "l", "i"))):
             specific += 1  # a name, or a long noun (红烧肉, 工业园区): a topic of its own
         elif flag.startswith(_GENERIC_FLAGS) and not flag.startswith(_SPECIFIC_FLAGS):
             generic += 1
