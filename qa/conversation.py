@@ -91,6 +91,7 @@ class Resolution:
     question: str
     rule: str = "none"
     focus: str = ""  # the term a 呢-question swapped in: the passages must name it to answer
+    exclude: tuple[str, ...] = ()  # what "另外/其他…" sets aside (earlier answers): no answer of its own
 
 
 @lru_cache(maxsize=1)
@@ -407,4 +408,16 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
     if not resolved:  # no referent found: let the earlier question's words carry it
         resolved, why = f"{_strip(prev)}，{simple}", "context"
     resolved += end
-    return Resolution(to_traditional(resolved) if traditional else resolved, why, focus)
+    return Resolution(to_traditional(resolved) if traditional else resolved, why, focus, set_aside(simple, history))
+
+
+_OTHERS = re.compile(r"另外|其余|其他|其它|别的|此外还|除此之外|除了")
+
+
+def set_aside(simple: str, history: Sequence[Turn], turns: int = 3) -> tuple[str, ...]:
+    """The earlier short answers a question about the others sets aside ("另外四个部门是哪些？"
+    a turn or two after "工信部"): giving one back would answer the opposite of what was asked."""
+    if not _OTHERS.search(simple):
+        return ()
+    answers = [t.answer for t in history[-turns:]]
+    return tuple(to_simplified(a.short_answer) for a in answers if a is not None and a.short_answer and not a.abstained)

@@ -330,7 +330,15 @@ class Pipeline:
         hits = retriever.search(understood, max(top_k, 5, depth), mode)
         retrieved = time.perf_counter()
         read = self.answer_from(
-            understood, hits, mode, top_k, notice, reader=reader, focus=resolution.focus, index=retriever.index
+            understood,
+            hits,
+            mode,
+            top_k,
+            notice,
+            reader=reader,
+            focus=resolution.focus,
+            index=retriever.index,
+            exclude=resolution.exclude,
         )
         answer = read.answer
         if understood != q:
@@ -358,11 +366,13 @@ class Pipeline:
         reader: bool = True,
         focus: str = "",
         index: HybridIndex | None = None,
+        exclude: Sequence[str] = (),
     ) -> Result:
         """Read and compose from these ranked hits, without retrieving: the second half of
         ``run`` (the eval also passes hits with the answering paragraph withheld, to see
         whether the bot then declines). ``Result.timings`` covers only the reading.
-        ``focus``: a term the passages must name for any answer ("江苏" of "江苏呢？")."""
+        ``focus``: a term the passages must name for any answer ("江苏" of "江苏呢？");
+        ``exclude``: answers a question about "the others" set aside (declined if given back)."""
         t0 = time.perf_counter()
         idf = (index or self.index).idf  # the index the hits came from
         considered = hits[: max(top_k, 5)]
@@ -370,6 +380,11 @@ class Pipeline:
         reading = chosen.read(question, considered, idf)
         if focus and not reading.abstained and not mentions(considered, focus):
             reading = replace(reading, abstained=True)
+        if exclude and not reading.abstained and reading.span is not None:
+            span = reading.span
+            said = considered[span.hit].chunk.text[span.start : span.end]
+            if said and any(said in x or x in said for x in exclude):
+                reading = replace(reading, abstained=True)  # the one set aside, given back
         reading = with_list_items(question, considered, reading)
         t1 = time.perf_counter()
         answer = compose(question, considered, mode, reading, max_citations=top_k, notice=notice, idf=idf)

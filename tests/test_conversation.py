@@ -124,3 +124,10 @@ def test_a_title_opening_the_question_is_its_topic() -> None:
     )
     resolved = resolve("它要求从哪一年开始遴选零碳工厂？", [turn("《指导意见》是哪几个部门印发的？", "工信部等五部门")])
     assert resolved.question == "《指导意见》要求从哪一年开始遴选零碳工厂？"
+
+
+def test_a_question_about_the_others_sets_the_earlier_answers_aside() -> None:
+    history = [turn("零碳工厂建设的指导意见是哪些部门发的？", "工信部"), turn("什么时候印发的？", "1月")]
+    assert resolve("另外四个部门是哪些？", history).exclude == ("工信部", "1月")
+    assert resolve("还有哪些部门？", history).exclude == ()  # "还有" alone asks for more, not for others
+    assert resolve("另外四个部门是哪些？", []).exclude == ()

@@ -236,3 +236,15 @@ def test_pipeline_run_is_thread_safe(real_pipeline) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         parallel = list(pool.map(lambda iq: real_pipeline.ask(iq[1], mode=modes[iq[0] % 3]), enumerate(questions)))
     assert parallel == serial
+
+
+def test_a_question_about_the_others_never_gets_the_one_set_aside(real_pipeline) -> None:
+    """ "另外四个部门是哪些？" two turns after "工信部": the article names no other department."""
+    from qa.types import Turn
+
+    history: list[Turn] = []
+    for question in ("零碳工厂建设的指导意见是哪些部门发的？", "什么时候印发的？"):
+        history.append(Turn(question, real_pipeline.ask(question, history=history)))
+    assert history[0].answer.short_answer == "工信部"
+    others = real_pipeline.ask("另外四个部门是哪些？", history=history)
+    assert others.abstained and others.short_answer is None
