@@ -120,9 +120,10 @@ def previous_question(history: Sequence[Turn]) -> str | None:
 
 
 def _core(resolved: str) -> str:
-    """An earlier resolution without the context it carried along, so context does not
-    pile up turn after turn: "When? (谁公布的名单？)" -> "谁公布的名单？" for a Chinese
-    follow-up; "首批…有多少个，谁公布的？" -> "谁公布的？" with its topic."""
+    """An earlier resolution without the bracketed context it carried along, so context
+    does not pile up turn after turn: "When? (谁公布的名单？)" -> "谁公布的名单？" (the
+    Chinese part, for a Chinese follow-up), else "When?". A Chinese question carried along
+    with a comma ("…有多少个，谁公布的？") is kept whole: a comma is no sure boundary."""
     bracketed = re.fullmatch(r"(.*?)\s*\((.*)\)\s*", resolved)
     if bracketed:
         return bracketed.group(2) if _CJK.search(bracketed.group(2)) else bracketed.group(1)
