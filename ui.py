@@ -17,7 +17,7 @@ import re
 import string
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -189,7 +189,7 @@ def status_html(message: str, report: Any) -> str:
     """What an update did: the message, then every file the build skipped, with why."""
     lines = [message]
     for s in getattr(report, "skipped", []) or []:
-        lines.append(f"跳过 Skipped {s.path}: {s.zh} / {s.en}")
+        lines.append(f"跳过 Skipped {s.path}: {s.reason}")
     return f'<div class="qa-status">{esc(chr(10).join(lines))}</div>'
 
 
@@ -503,86 +503,84 @@ class ChatService:
         return article_html(view, cited_lines(answer, view.doc_id), traditional, raw, weak)
 
     # -------------------------------------------------------------- the documents panel
-    def documents_html(self) -> str:
-        """The documents list: name, type, size, pages, chunks, when indexed, or why skipped."""
+    def document_list(self) -> tuple[str, list[str]]:
+        """The documents list as HTML (name, type, size, pages, chunks, when indexed, or why
+        skipped) and the names for the delete menu: the folder is listed (and hashed) once."""
         from qa.documents import list_documents
 
         lib = self.library
         if lib is None or lib.corpus_dir is None or lib.index_dir is None:
-            return '<div class="qa-docs">（没有语料目录 / no corpus folder）</div>'
+            return '<div class="qa-docs">（没有语料目录 / no corpus folder）</div>', []
         try:
             rows = list_documents(lib.corpus_dir, lib.index_dir)
         except QAError as e:
-            return error_html(str(e))
-        return documents_table(rows)
-
-    def document_names(self) -> list[str]:
-        from qa.documents import list_documents
-
-        lib = self.library
-        if lib is None or lib.corpus_dir is None or lib.index_dir is None:
-            return []
-        return [r.name for r in list_documents(lib.corpus_dir, lib.index_dir)]
+            return error_html(str(e)), []
+        return documents_table(rows), [r.name for r in rows]
 
     def upload(self, paths: list[str] | str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         """Add the uploaded files to the corpus, update the index (with progress), refresh the panels.
 
         Answers keep coming from the previous index until the new one is swapped in.
         """
-        if not self.uploads or self.library is None:
-            return self._after_change(error_html("本应用不接受上传。\nUploads are turned off in this app."))
         files = [paths] if isinstance(paths, str) else list(paths or [])
-        if not files:
-            return self._after_change("")
-        t0 = time.perf_counter()
-        try:
+
+        def add(library: Library) -> str:
+            if not files:
+                return ""
             from qa.documents import read_upload
 
+            t0 = time.perf_counter()
             uploads = [(Path(f).name, read_upload(Path(f))) for f in files]
             progress(0.0, desc="检查文件 Checking files")
-            stored, report = self.library.add_documents(uploads, on_progress=lambda f, what: progress(f, desc=what))
-        except QAError as e:
-            return self._after_change(error_html(str(e)))
-        except Exception:
-            log.exception("adding %d uploaded file(s) failed", len(files))
-            return self._after_change(error_html(INTERNAL_ERROR))
+            stored, report = library.add_documents(uploads, on_progress=lambda f, what: progress(f, desc=what))
+            seconds = time.perf_counter() - t0
+            note = (
+                f"已添加 {len(stored)} 个文件：{'、'.join(stored)}，可以提问了（{seconds:.1f} 秒）。\n"
+                f"Added {len(stored)} file(s) in {seconds:.1f} s; ask away."
+            )
+            return status_html(note, report)
+
+        try:
+            return self._change(add, "本应用不接受上传。\nUploads are turned off in this app.")
         finally:
             for f in files:  # Gradio's copy in its cache folder: the corpus holds the file now
                 Path(f).unlink(missing_ok=True)
-        seconds = time.perf_counter() - t0
-        note = (
-            f"已添加 {len(stored)} 个文件：{'、'.join(stored)}，可以提问了（{seconds:.1f} 秒）。\n"
-            f"Added {len(stored)} file(s) in {seconds:.1f} s; ask away."
-        )
-        return self._after_change(status_html(note, report))
 
     def delete(self, name: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         """Remove one document from the corpus and update the index."""
+
+        def remove(library: Library) -> str:
+            if not name:
+                return error_html("请先选择一个文档。\nChoose a document first.")
+            report = library.remove_document(name, on_progress=lambda f, what: progress(f, desc=what))
+            return status_html(f"已删除 {name}。\nRemoved {name}.", report)
+
+        return self._change(remove, "本应用不允许删除文档。\nDeleting documents is turned off in this app.")
+
+    def _change(self, action: Callable[[Library], str], turned_off: str) -> tuple[Any, ...]:
+        """Run one change of the corpus (an upload, a deletion) and refresh the panels; its
+        status line, or the error (bilingual for a user's, a plain one for a bug)."""
         if not self.uploads or self.library is None:
-            return self._after_change(
-                error_html("本应用不允许删除文档。\nDeleting documents is turned off in this app.")
-            )
-        if not name:
-            return self._after_change(error_html("请先选择一个文档。\nChoose a document first."))
+            return self._after_change(error_html(turned_off))
         try:
-            report = self.library.remove_document(name, on_progress=lambda f, what: progress(f, desc=what))
+            message = action(self.library)
         except QAError as e:
-            return self._after_change(error_html(str(e)))
+            message = error_html(str(e))
         except Exception:
-            log.exception("removing %r failed", name)
-            return self._after_change(error_html(INTERNAL_ERROR))
-        return self._after_change(status_html(f"已删除 {name}。\nRemoved {name}.", report))
+            log.exception("changing the documents failed")
+            message = error_html(INTERNAL_ERROR)
+        return self._after_change(message)
 
     def _after_change(self, message: str) -> tuple[Any, ...]:
         """Status, documents list, delete choices, cleared upload box, article choices."""
         if self.library is not None:
             with contextlib.suppress(QAError):  # the corpus folder went away: keep showing what was indexed
                 self.views = {d.doc_id: ArticleView.from_document(d) for d in self.library.documents()}
-        names = self.document_names()
+        table, names = self.document_list()
         ids = list(self.views)
         return (
             message,
-            self.documents_html(),
+            table,
             gr.update(choices=names, value=None),
             None,
             gr.update(choices=ids, visible=len(ids) > 1),
@@ -648,6 +646,7 @@ def create_app(
         uploads = current().ui_uploads
     svc = ChatService(pipeline, documents, uploads=uploads)
     doc_ids = list(svc.views)
+    listed_html, listed_names = svc.document_list()
     private: dict[str, Any] = {"api_visibility": "private"}
 
     with QABlocks(title="零碳园区问答 · Cited QA", analytics_enabled=False) as demo:
@@ -710,7 +709,7 @@ def create_app(
                         elem_id="qa-article",
                     )
                 with gr.Tab("文档 / Documents", elem_id="qa-docs-tab"):
-                    docs_table = gr.HTML(svc.documents_html(), elem_id="qa-docs")
+                    docs_table = gr.HTML(listed_html, elem_id="qa-docs")
                     status = gr.HTML("", elem_id="qa-doc-status")
                     upload = gr.File(
                         label=f"上传 Upload（{' '.join(sorted(FORMATS))}，≤ {max_file_bytes() / 2**20:g} MB）",
@@ -721,9 +720,7 @@ def create_app(
                         elem_id="qa-upload",
                     )
                     with gr.Row(visible=svc.uploads):
-                        to_delete = gr.Dropdown(
-                            svc.document_names(), value=None, label="删除文档 / delete a document", scale=3
-                        )
+                        to_delete = gr.Dropdown(listed_names, value=None, label="删除文档 / delete a document", scale=3)
                         delete = gr.Button("删除 Delete", variant="stop", scale=1, min_width=90, elem_id="qa-delete")
 
         ask_io: dict[str, Any] = {
@@ -796,13 +793,13 @@ def serve(
             "this app. Set QA_UI_PASSWORD (and optionally QA_UI_USER, default 'qa').",
             file=sys.stderr,
         )
-    from qa.pipeline import Pipeline, default_corpus_dir
+    from qa.pipeline import Pipeline
 
     t0 = time.perf_counter()
     print("正在加载模型和索引… / Loading model and index…", file=sys.stderr)
     try:
         pipe = Pipeline.open(corpus, index, progress=sys.stderr.isatty())
-        app = create_app(pipe, corpus_dir=corpus or default_corpus_dir(), credentials=auth)
+        app = create_app(pipe, credentials=auth)  # its documents: the ones the pipeline indexed
         pipe.ask(EXAMPLES[0])  # warm-up (jieba, first forward pass) so the first user does not wait
     except QAError as e:
         print(str(e), file=sys.stderr)

@@ -140,18 +140,16 @@ def print_build_report(report: Any) -> None:
         return
     click.echo(f"跳过 {len(report.skipped)} 个文件 / Skipped {len(report.skipped)} file(s):")
     for s in report.skipped:
-        name = Path(s.path).name
-        zh, en = s.zh.removeprefix(f"{s.path}：").removeprefix(f"{name}："), s.en.removeprefix(f"{s.path}: ")
-        click.echo(f"  - {s.path}: {zh} / {en.removeprefix(f'{name}: ')}")
+        click.echo(f"  - {s.path}: {s.reason}")
 
 
 # ---------------------------------------------------------------- qa add / remove / docs
 def update_index(corpus_dir: Path | None, index_dir: Path | None) -> None:
     """Bring the index up to date with the corpus folder (incrementally) and say what changed."""
     from qa.model import Encoder
-    from qa.pipeline import default_corpus_dir, default_index_dir, ensure_index
+    from qa.pipeline import ensure_index, folders
 
-    _, report = ensure_index(corpus_dir or default_corpus_dir(), index_dir or default_index_dir(corpus_dir), Encoder())
+    _, report = ensure_index(*folders(corpus_dir, index_dir), Encoder())
     print_build_report(report)
 
 
@@ -166,15 +164,11 @@ def add(files: tuple[Path, ...], corpus_dir: Path | None, index_dir: Path | None
     Every file is checked (type by content, size) before any is copied; a file with the
     name of one already there replaces it.
     """
-    from qa.documents import add_file, check_upload, read_upload
+    from qa.documents import add_files, read_upload
     from qa.pipeline import default_corpus_dir
 
-    target = corpus_dir or default_corpus_dir()
-    uploads = [(p.name, read_upload(p)) for p in files]
-    for name, data in uploads:
-        check_upload(name, data)
-    for name, data in uploads:
-        stored, replaced = add_file(target, name, data)
+    added = add_files(corpus_dir or default_corpus_dir(), [(p.name, read_upload(p)) for p in files])
+    for stored, replaced in added:
         click.echo(f"{'已替换 / Replaced' if replaced else '已添加 / Added'}: {stored}")
     update_index(corpus_dir, index_dir)
 
@@ -204,9 +198,9 @@ def docs(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) -> None
     from rich.table import Table
 
     from qa.documents import STATUS_LABELS, human_size, list_documents
-    from qa.pipeline import default_corpus_dir, default_index_dir
+    from qa.pipeline import folders
 
-    rows = list_documents(corpus_dir or default_corpus_dir(), index_dir or default_index_dir(corpus_dir))
+    rows = list_documents(*folders(corpus_dir, index_dir))
     if as_json:
         for r in rows:
             click.echo(json.dumps(r.to_json(), ensure_ascii=False))

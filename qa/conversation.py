@@ -93,6 +93,13 @@ class Resolution:
     focus: str = ""  # the term a 呢-question swapped in: the passages must name it to answer
     exclude: tuple[str, ...] = ()  # what "另外/其他…" sets aside (earlier answers): no answer of its own
 
+    def allows(self, passages: Sequence[str], answer: str) -> bool:
+        """Whether an answer read from these (simplified) passages fits the conversation: the
+        passages name the focus ("江苏呢？"), and the answer is none of those set aside."""
+        if self.focus and not any(to_simplified(self.focus) in p for p in passages):
+            return False
+        return not (answer and any(answer in x or x in answer for x in self.exclude))
+
 
 @lru_cache(maxsize=1)
 def _posseg():  # type: ignore[no-untyped-def]

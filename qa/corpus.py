@@ -41,6 +41,14 @@ class Skipped:
     zh: str
     en: str
 
+    @property
+    def reason(self) -> str:
+        """ "why (Chinese) / why (English)", without the file name both messages start with."""
+        name = Path(self.path).name
+        zh = self.zh.removeprefix(f"{self.path}：").removeprefix(f"{name}：")
+        en = self.en.removeprefix(f"{self.path}: ").removeprefix(f"{name}: ")
+        return f"{zh} / {en}"
+
 
 @dataclass(frozen=True)
 class Suspicious:

@@ -68,13 +68,9 @@ def catalog(
     documents = {}
     for d in docs:
         unchanged = d.doc_id in old_docs and old_hashes.get(d.doc_id) == hashes.get(d.doc_id)
-        try:
-            size = (corpus_dir / d.doc_id).stat().st_size
-        except OSError:
-            size = 0
         documents[d.doc_id] = {
             "kind": d.kind,
-            "bytes": size,
+            "bytes": _size(corpus_dir / d.doc_id),
             "pages": d.pages,
             "chunks": counts.get(d.doc_id, 0),
             "indexed": old_docs[d.doc_id].get("indexed", now) if unchanged else now,
@@ -87,7 +83,11 @@ def list_documents(corpus_dir: Path, index_dir: Path) -> list[DocumentInfo]:
     manifest = read_manifest(index_dir) or {}
     indexed = manifest.get("documents") or {}
     hashes = manifest.get("corpus") or {}
-    skipped = {s["path"]: s for s in manifest.get("skipped") or [] if isinstance(s, dict) and "path" in s}
+    skipped = {
+        s["path"]: Skipped(str(s["path"]), str(s.get("zh", "")), str(s.get("en", "")))
+        for s in manifest.get("skipped") or []
+        if isinstance(s, dict) and "path" in s
+    }
     rows = []
     for path in corpus_files(corpus_dir):
         name = path.relative_to(corpus_dir).as_posix()
@@ -106,22 +106,11 @@ def list_documents(corpus_dir: Path, index_dir: Path) -> list[DocumentInfo]:
                 )
             )
         else:
-            why = skipped.get(name, {})
-            rows.append(DocumentInfo(name, kind, size, None, None, "", "skipped", _reason(why)))
+            why = skipped.get(name)
+            rows.append(DocumentInfo(name, kind, size, None, None, "", "skipped", why.reason if why else ""))
     for s in unsupported_files(corpus_dir):
-        reason = _reason(asdict(s))
-        rows.append(DocumentInfo(s.path, "-", _size(corpus_dir / s.path), None, None, "", "skipped", reason))
+        rows.append(DocumentInfo(s.path, "-", _size(corpus_dir / s.path), None, None, "", "skipped", s.reason))
     return sorted(rows, key=lambda r: r.name)
-
-
-def _reason(skipped: Mapping[str, Any]) -> str:
-    """ "why (Chinese) / why (English)", without the file name both messages start with."""
-    if not skipped:
-        return ""
-    name = PurePosixPath(str(skipped.get("path", ""))).name
-    zh = str(skipped.get("zh", "")).removeprefix(f"{skipped.get('path')}：").removeprefix(f"{name}：")
-    en = str(skipped.get("en", "")).removeprefix(f"{skipped.get('path')}: ").removeprefix(f"{name}: ")
-    return f"{zh} / {en}"
 
 
 def _size(path: Path) -> int:
@@ -151,12 +140,20 @@ def safe_name(name: str) -> str:
     return base
 
 
-def add_file(corpus_dir: Path, name: str, data: bytes) -> tuple[str, bool]:
-    """Store one file in the corpus folder; returns (stored name, whether it replaced one).
+def add_files(corpus_dir: Path, files: Sequence[tuple[str, bytes]]) -> list[tuple[str, bool]]:
+    """Store files in the corpus folder: every one is checked (``check_upload``) before any
+    is written. Returns (stored name, whether it replaced a file of that name) for each."""
+    checked = [(check_upload(name, data), data) for name, data in files]
+    return [_store(corpus_dir, stored, data) for stored, data in checked]
 
-    Refused (``check_upload``) before anything is written.
-    """
-    stored = check_upload(name, data)
+
+def add_file(corpus_dir: Path, name: str, data: bytes) -> tuple[str, bool]:
+    """``add_files`` of one file."""
+    return add_files(corpus_dir, [(name, data)])[0]
+
+
+def _store(corpus_dir: Path, stored: str, data: bytes) -> tuple[str, bool]:
+    """Write one checked file under its safe name, atomically."""
     target = _inside(corpus_dir, stored)
     existed = target.exists()
     try:

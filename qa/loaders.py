@@ -115,8 +115,8 @@ def check_content(data: bytes, name: str) -> str:
 def load_bytes(data: bytes, name: str) -> Loaded:
     """Check and read one file's bytes into its text view (``name`` gives the format).
 
-    The last few results are kept: an upload is checked, indexed and shown, and parsing
-    a 20-page PDF takes about a second each time. ``Loaded`` is frozen, so sharing is safe.
+    The last few results are kept: an upload is checked, then indexed, and parsing a
+    20-page PDF takes about a second. ``Loaded`` is frozen, so sharing is safe.
     """
     from qa.corpus import decode_bytes
 

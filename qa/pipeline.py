@@ -19,16 +19,15 @@ from pathlib import Path
 from qa import settings
 from qa.answer import compose
 from qa.chunking import ChunkingConfig, chunk_documents
-from qa.conversation import resolve
+from qa.conversation import Resolution, resolve
 from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
-from qa.documents import add_file, catalog, check_upload, remove_file
+from qa.documents import add_files, catalog, remove_file
 from qa.errors import QAError
 from qa.fileio import sha256_file
 from qa.index import HybridIndex, ProgressCallback, read_manifest, required_settings
 from qa.intents import detect_intent, intent_answer
 from qa.lists import asked_count, gather_items, is_list_question
 from qa.loaders import SUPPORTED_LIST
-from qa.normalize import to_simplified
 from qa.reader import HeuristicReader, Reader, open_reader
 from qa.retrieve import FusionConfig, Retriever
 from qa.types import MODES, Answer, Document, Hit, Mode, Reading, Result, Timings, Turn
@@ -62,6 +61,11 @@ def default_index_dir(corpus_dir: Path | None = None) -> Path:
     return chosen.cache_dir / "indexes" / f"{corpus.name or 'corpus'}-{key}"
 
 
+def folders(corpus_dir: Path | None = None, index_dir: Path | None = None) -> tuple[Path, Path]:
+    """(corpus folder, index folder): the given ones, else the defaults (the index for that corpus)."""
+    return corpus_dir or default_corpus_dir(), index_dir or default_index_dir(corpus_dir)
+
+
 def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
     """sha256 of every corpus file and of the corrections list: the index's freshness key."""
     out = {}
@@ -88,11 +92,11 @@ class BuildReport:
     n_sentences: int = 0  # sentence vectors in the index (0: turned off)
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list, repr=False)  # what a rebuild read ([] if none)
 
 
-def stale_reasons(index_dir: Path, expected: dict[str, object]) -> list[str]:
+def stale_reasons(manifest: dict[str, object] | None, expected: dict[str, object]) -> list[str]:
     """Which settings differ from the stored manifest (['missing'] if there is none)."""
-    manifest = read_manifest(index_dir)
     if manifest is None:
         return ["missing"]
     return [k for k, v in expected.items() if manifest.get(k) != v]
@@ -115,7 +119,8 @@ def ensure_index(
     """
     hashes = corpus_hashes(corpus_dir)
     expected = {**required_settings(encoder, chunking), "corpus": hashes}
-    reasons = (["forced"] if force else []) + stale_reasons(index_dir, expected)  # forced: say what else was stale
+    manifest = read_manifest(index_dir)
+    reasons = (["forced"] if force else []) + stale_reasons(manifest, expected)  # forced: say what else was stale
     previous: HybridIndex | None = None
     if not reasons and current is not None and current.corpus_hashes == hashes:
         return current, BuildReport(rebuilt=False)  # nothing changed: keep the index in memory
@@ -126,7 +131,7 @@ def ensure_index(
             reasons = [f"unreadable: {e.en}"]
     if current is not None:
         previous = current
-    elif read_manifest(index_dir) is not None:
+    elif manifest is not None:
         try:
             previous = HybridIndex.load(index_dir)
         except QAError:
@@ -153,7 +158,7 @@ def ensure_index(
         sentence_vectors=bool(expected["sentence_vectors"]),
         on_progress=None if on_progress is None else lambda f, what: tell(0.1 + 0.8 * f, what),
     )
-    index.catalog = catalog(docs, chunks, skipped, corpus_dir, hashes, read_manifest(index_dir))
+    index.catalog = catalog(docs, chunks, skipped, corpus_dir, hashes, manifest)
     tell(0.92, "保存索引 Saving the index")
     index.save(index_dir)
     tell(1.0, "完成 Done")
@@ -166,6 +171,7 @@ def ensure_index(
         n_sentences=len(index.sentences[0]) if index.sentences is not None else 0,
         seconds=time.perf_counter() - t0,
         skipped=skipped,
+        documents=docs,
     )
     return index, report
 
@@ -203,6 +209,7 @@ class Pipeline:
         self.index_dir: Path | None = None
         self.chunking = ChunkingConfig()
         self._updating = threading.RLock()  # one corpus update at a time; asks never wait for it
+        self._documents: tuple[HybridIndex, list[Document]] | None = None  # the documents of that index
 
     def _embed_query(self, question: str):  # type: ignore[no-untyped-def]
         return self.encoder.encode_queries([question])[0]
@@ -213,10 +220,26 @@ class Pipeline:
         return self.retriever.index
 
     def documents(self) -> list[Document]:
-        """The cleaned documents of the indexed corpus (for the article view)."""
+        """The cleaned documents of the indexed corpus (for the article view): those the
+        last build read, or read once for an index that was loaded as it was."""
         if self.corpus_dir is None:
             return []
-        return load_corpus(self.corpus_dir)[0]
+        index, known = self.index, self._documents
+        if known is None or known[0] is not index:
+            known = (index, load_corpus(self.corpus_dir)[0])
+            self._documents = known
+        return known[1]
+
+    def _remember(self, index: HybridIndex, report: BuildReport) -> None:
+        """Keep the documents a build read, so the article view need not read them again."""
+        self.build_report = report
+        if report.rebuilt:
+            self._documents = (index, report.documents)
+
+    def _corpus(self) -> Path:
+        if self.corpus_dir is None:
+            raise QAError("这个问答实例没有语料目录。", "This pipeline has no corpus folder.")
+        return self.corpus_dir
 
     @classmethod
     def open(
@@ -235,19 +258,11 @@ class Pipeline:
 
         encoder = Encoder(model, progress=progress)
         chosen_reader = open_reader(reader, progress=progress)
-        index, report = ensure_index(
-            corpus_dir or default_corpus_dir(),
-            index_dir or default_index_dir(corpus_dir),
-            encoder,
-            chunking,
-            force=force_rebuild,
-            progress=progress,
-        )
+        corpus, index_folder = folders(corpus_dir, index_dir)
+        index, report = ensure_index(corpus, index_folder, encoder, chunking, force=force_rebuild, progress=progress)
         pipe = cls(index, encoder, fusion, chosen_reader)
-        pipe.build_report = report
-        pipe.corpus_dir = corpus_dir or default_corpus_dir()
-        pipe.index_dir = index_dir or default_index_dir(corpus_dir)
-        pipe.chunking = chunking
+        pipe.corpus_dir, pipe.index_dir, pipe.chunking = corpus, index_folder, chunking
+        pipe._remember(index, report)
         return pipe
 
     # ------------------------------------------------------------ the user's documents
@@ -257,12 +272,11 @@ class Pipeline:
         Questions keep being answered from the previous index until the new one is saved
         and loaded: the swap is one assignment, so an ask sees the old or the new, whole.
         """
-        if self.corpus_dir is None or self.index_dir is None:
-            raise QAError("这个问答实例没有语料目录。", "This pipeline has no corpus folder.")
+        corpus = self._corpus()
         with self._updating:
             index, report = ensure_index(
-                self.corpus_dir,
-                self.index_dir,
+                corpus,
+                self.index_dir or default_index_dir(corpus),
                 self.encoder,
                 self.chunking,
                 progress=False,
@@ -270,32 +284,28 @@ class Pipeline:
                 current=self.index,
             )
             self.retriever = Retriever(index, self._embed_query, self.fusion)
-            self.build_report = report
+            self._remember(index, report)
             return report
 
     def add_documents(
         self, files: Sequence[tuple[str, bytes]], on_progress: ProgressCallback | None = None
     ) -> tuple[list[str], BuildReport]:
         """Store files in the corpus folder (checked, sanitised, atomic), then ``update``."""
-        if self.corpus_dir is None:
-            raise QAError("这个问答实例没有语料目录。", "This pipeline has no corpus folder.")
-        for name, data in files:  # all are checked before any is written
-            check_upload(name, data)
+        corpus = self._corpus()
         with self._updating:  # no other update may index half of a batch
-            stored = [add_file(self.corpus_dir, name, data)[0] for name, data in files]
+            stored = [name for name, _ in add_files(corpus, files)]
             return stored, self.update(on_progress)
 
     def remove_document(self, name: str, on_progress: ProgressCallback | None = None) -> BuildReport:
         """Delete one document from the corpus folder, then ``update``."""
-        if self.corpus_dir is None:
-            raise QAError("这个问答实例没有语料目录。", "This pipeline has no corpus folder.")
+        corpus = self._corpus()
         with self._updating:
-            if [p.relative_to(self.corpus_dir).as_posix() for p in corpus_files(self.corpus_dir)] == [name]:
+            if [p.relative_to(corpus).as_posix() for p in corpus_files(corpus)] == [name]:
                 raise QAError(
                     f"{name} 是最后一个文档，不能删除：先添加别的文档。",
                     f"{name} is the last document and cannot be removed: add another one first.",
                 )
-            remove_file(self.corpus_dir, name)
+            remove_file(corpus, name)
             return self.update(on_progress)
 
     def search(self, question: str, top_k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
@@ -336,9 +346,8 @@ class Pipeline:
             top_k,
             notice,
             reader=reader,
-            focus=resolution.focus,
             index=retriever.index,
-            exclude=resolution.exclude,
+            resolution=resolution,
         )
         answer = read.answer
         if understood != q:
@@ -364,27 +373,23 @@ class Pipeline:
         top_k: int = settings.TOP_K_DEFAULT,
         notice: str = "",
         reader: bool = True,
-        focus: str = "",
         index: HybridIndex | None = None,
-        exclude: Sequence[str] = (),
+        resolution: Resolution | None = None,
     ) -> Result:
         """Read and compose from these ranked hits, without retrieving: the second half of
         ``run`` (the eval also passes hits with the answering paragraph withheld, to see
         whether the bot then declines). ``Result.timings`` covers only the reading.
-        ``focus``: a term the passages must name for any answer ("江苏" of "江苏呢？");
-        ``exclude``: answers a question about "the others" set aside (declined if given back)."""
+        ``resolution``: what the conversation asks of any answer (``Resolution.allows``)."""
         t0 = time.perf_counter()
         idf = (index or self.index).idf  # the index the hits came from
         considered = hits[: max(top_k, 5)]
         chosen = self.reader if reader else HeuristicReader()
         reading = chosen.read(question, considered, idf)
-        if focus and not reading.abstained and not mentions(considered, focus):
-            reading = replace(reading, abstained=True)
-        if exclude and not reading.abstained and reading.span is not None:
+        if resolution is not None and not reading.abstained:
             span = reading.span
-            said = considered[span.hit].chunk.text[span.start : span.end]
-            if said and any(said in x or x in said for x in exclude):
-                reading = replace(reading, abstained=True)  # the one set aside, given back
+            said = considered[span.hit].chunk.text[span.start : span.end] if span is not None else ""
+            if not resolution.allows([h.chunk.text for h in considered], said):
+                reading = replace(reading, abstained=True)
         reading = with_list_items(question, considered, reading)
         t1 = time.perf_counter()
         answer = compose(question, considered, mode, reading, max_citations=top_k, notice=notice, idf=idf)
@@ -402,12 +407,6 @@ def with_list_items(question: str, hits: Sequence[Hit], reading: Reading) -> Rea
     if not items or (wanted is not None and wanted != len(items)):
         return reading
     return replace(reading, span=replace(span, start=items[0][0], end=items[-1][1], items=tuple(items)))
-
-
-def mentions(hits: Sequence[Hit], term: str) -> bool:
-    """Whether any passage names ``term`` (compared in simplified script)."""
-    key = to_simplified(term)
-    return any(key in h.chunk.text for h in hits)
 
 
 def check_mode_and_k(mode: str, top_k: int) -> None:

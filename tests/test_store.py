@@ -202,12 +202,16 @@ def test_incremental_builds_reuse_vectors_and_keep_one_previous_collection(
         assert owned == sorted(collections)  # the current build and the one before it; older ones dropped
 
 
+def build_on_lite(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HybridIndex:
+    """An index of ``corpus`` in ``tmp_path/idx`` on a Milvus Lite file beside it (skips without Milvus)."""
+    milvus_or_skip()
+    return build(corpus, tmp_path / "idx", FakeEncoder(), ("milvus", str(tmp_path / "milvus.db")), monkeypatch)
+
+
 def test_a_missing_milvus_collection_asks_for_a_rebuild(
     corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    milvus_or_skip()
-    backend = ("milvus", str(tmp_path / "milvus.db"))
-    index = build(corpus_copy, tmp_path / "idx", FakeEncoder(), backend, monkeypatch)
+    index = build_on_lite(corpus_copy, tmp_path, monkeypatch)
     index.store.client.drop_collection(index.store.collection)  # type: ignore[attr-defined]
     with pytest.raises(QAError, match="rebuild"):
         HybridIndex.load(tmp_path / "idx")
@@ -254,9 +258,7 @@ def test_a_killed_builds_unsaved_collection_is_dropped_once_it_is_old(
     """A build killed between creating its collection and saving it leaves ``qa_new_<time>_…``."""
     from qa.store import ORPHAN_AGE_S, orphaned
 
-    milvus_or_skip()
-    backend = ("milvus", str(tmp_path / "milvus.db"))
-    index = build(corpus_copy, tmp_path / "idx", FakeEncoder(), backend, monkeypatch)
+    index = build_on_lite(corpus_copy, tmp_path, monkeypatch)
     client = index.store.client  # type: ignore[attr-defined]
     old, young = f"qa_new_{int(time.time()) - ORPHAN_AGE_S - 60}_abc123", f"qa_new_{int(time.time())}_def456"
     for name in (old, young):
@@ -264,6 +266,6 @@ def test_a_killed_builds_unsaved_collection_is_dropped_once_it_is_old(
     assert orphaned(old) and not orphaned(young) and not orphaned("qa_new_123")  # and only our own names
     doc = next(corpus_copy.glob("*.txt"))
     doc.write_text(doc.read_text(encoding="utf-8") + "\n又一段。\n", encoding="utf-8")
-    build(corpus_copy, tmp_path / "idx", FakeEncoder(), backend, monkeypatch)
+    build_on_lite(corpus_copy, tmp_path, monkeypatch)
     names = set(client.list_collections())
     assert old not in names and young in names  # a build still running keeps its collection
