@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from qa.crosslingual import english_key, english_to_chinese
 from qa.normalize import CJK, is_traditional, to_simplified, to_traditional
 from qa.qualifiers import qualifiers
 from qa.tokenize import STOPWORDS, tokenize
@@ -82,6 +83,8 @@ _EN_STOP = frozenset(
 _EN_WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:(?:what|how)\s+about\s+)?(.+?)[?.!\s]*$", re.I)
 _EN_AND = re.compile(r"^\s*(?:and\s+|(?:what|how)\s+about\s+)", re.I)
 _EN_PHRASE = re.compile(r"\b(the\s+[^?.!,;]+)", re.I)
+_EN_PERSON = frozenset(("he", "him", "his", "she", "her"))
+_EN_NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b")  # "Sun Jie", "Li Qiang"
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,17 @@ class Resolution:
     def allows(self, passages: Sequence[str], answer: str) -> bool:
         """Whether an answer read from these (simplified) passages fits the conversation: the
         passages name the focus ("江苏呢？"), and the answer is none of those set aside."""
-        if self.focus and not any(to_simplified(self.focus) in p for p in passages):
+        if self.focus and not any(name in p for name in _focus_names(self.focus) for p in passages):
             return False
         return not (answer and any(answer in x or x in answer for x in self.exclude))
+
+
+def _focus_names(focus: str) -> tuple[str, ...]:
+    """How passages would name the focus: itself (simplified), or for an English word its
+    Chinese words ("Guangdong" -> 广东); an English word no dictionary knows is no test."""
+    if _CJK.search(focus) or not re.search(r"[A-Za-z]", focus):
+        return (to_simplified(focus),)
+    return english_to_chinese().get(english_key(focus), ("",))
 
 
 @lru_cache(maxsize=1)
@@ -374,11 +385,17 @@ def _resolve_english(question: str, previous: str, why: str) -> tuple[str, str]:
         term = _EN_WHAT_ABOUT.match(question).group(1).strip()  # type: ignore[union-attr]
         kind = r"\b\d[\d,.]*\b" if re.fullmatch(r"[\d,.]+", term) else r"(?<!^)\b[A-Z][a-z]+\b"
         old = re.search(kind, previous.strip())
-        focus = term if re.fullmatch(r"[\d,.]+", term) or _CJK.search(term) else ""
+        focus = term
         if old:
             return previous.strip()[: old.start()] + term + previous.strip()[old.end() :], focus
         return f"{question.rstrip()} ({previous.strip()})", focus
     phrase = _EN_PHRASE.search(previous)
+    pronoun = _EN_PRONOUN.search(question)
+    if pronoun and pronoun.group(0).lower() in _EN_PERSON:  # "he" is a name, never "the article"
+        name = _EN_NAME.search(previous)
+        if name and not re.match(r"\s*who\b", previous, re.I):  # after "Who …?" he is its answer
+            return _EN_PRONOUN.sub(name.group(0), question, count=1), ""
+        phrase = None
     if why == "pronoun" and phrase:
         return _EN_PRONOUN.sub(lambda p: phrase.group(1).strip(), question, count=1), ""
     return f"{question.rstrip()} ({previous.strip()})", ""

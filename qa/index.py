@@ -289,6 +289,10 @@ class HybridIndex:
     def __len__(self) -> int:
         return len(self.chunks)
 
+    def uses(self, token: str) -> bool:
+        """Whether any chunk has the token."""
+        return self.store.document_frequency(token) > 0
+
     def idf(self, token: str) -> float:
         """BM25 idf of a token over the chunks; a token the corpus never uses weighs most."""
         return idf_from(self.store.document_frequency(token), len(self.chunks))

@@ -20,11 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qa.chunking import split_sentences
-from qa.normalize import to_simplified
+from qa.crosslingual import chinese_terms
+from qa.normalize import CJK, to_simplified
 from qa.tokenize import tokenize
 from qa.types import Hit, Reading
 
 _NUMBER = re.compile(r"\d+(?:[.,/]\d+)*%?")
+_CJK = re.compile(f"[{CJK}]")
 _ENGLISH_WORD = re.compile(r"[a-z0-9]*[a-z][a-z0-9]*")  # "congress", "14th"; not "2025", "..", "零碳"
 # Weight of a sentence's own dense similarity, per unit of cosine below the best
 # sentence's. Sentence cosines of one question spread over ~0.02-0.10, so this moves a
@@ -76,9 +78,13 @@ def question_terms(question: str, idf: Callable[[str], float] | None = None) -> 
     """Content words of the question with weights: corpus idf when known, else word length.
 
     With idf, words every passage shares (the corpus topic, 零碳园区) say little and
-    words the corpus never uses (补贴) say most about whether it can answer.
+    words the corpus never uses (补贴) say most about whether it can answer. An English
+    question also gets the Chinese words the corpus uses for its words (``qa.crosslingual``).
     """
     tokens = dict.fromkeys(tokenize(question))
+    if idf is not None and not _CJK.search(question):
+        unknown = idf("\x00")  # the weight of a word no chunk has
+        tokens.update(dict.fromkeys(chinese_terms(question, lambda w: idf(w) < unknown)))
     if idf is None:
         return {t: float(min(len(t), 4)) for t in tokens}
     return {t: idf(t) for t in tokens}
@@ -137,7 +143,7 @@ def should_abstain(
     terms = question_terms(question, idf)
     dense_top = max((h.scores.get("dense", 0.0) for h in hits[:3]), default=0.0)
     words = [t for t in terms if not t.isdigit()]
-    if not terms or (words and all(_ENGLISH_WORD.fullmatch(t) for t in words)):
+    if not _CJK.search(question) or not terms or (words and all(_ENGLISH_WORD.fullmatch(t) for t in words)):
         # English words (and numbers: "14th", "20"): words cannot be compared across
         # languages, so only the dense match can tell
         return dense_top < rule.strong_dense

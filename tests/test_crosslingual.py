@@ -1,0 +1,65 @@
+"""English questions -> the corpus's Chinese words (CC-CEDICT read backwards)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa import crosslingual
+from qa.crosslingual import chinese_terms, english_key, english_to_chinese, stem
+
+
+def knows(*words: str):  # type: ignore[no-untyped-def]
+    vocabulary = set(words)
+    return lambda w: w in vocabulary
+
+
+def test_stems_meet_on_both_sides_of_the_lookup() -> None:
+    assert stem("parks") == stem("park")
+    assert stem("industries") == stem("industry")
+    assert stem("released") == stem("release")
+    assert stem("class") == "class"  # a double s is no plural
+    assert english_key("National People's Congress") == english_key("national people congress")
+
+
+def test_the_table_reads_cc_cedict_backwards() -> None:
+    table = english_to_chinese()
+    assert "园区" in table[english_key("park")]
+    assert "浙江" in table[english_key("Zhejiang")]
+    assert "广东" in table[english_key("Guangdong")]  # from "Guangdong province (Kwangtung) …"
+    assert "发改委" in table[english_key("NDRC")]  # an acronym in brackets is a sense of its own
+    assert "名单" in table[english_key("list")]  # "list of names": its head, after the exact senses
+    assert table[english_key("list")].index("名单") > table[english_key("list")].index("列表")
+
+
+def test_only_words_the_corpus_uses_are_kept() -> None:
+    corpus = knows("今年", "政府", "工作", "报告", "厂")
+    terms = chinese_terms("Who delivered this year's government work report?", corpus)
+    assert terms == ("今年", "政府", "工作", "报告")  # not 厂 ("works"): a longer word is there
+    assert chinese_terms("Which park?", knows("园区")) == ("园区",)  # not 公园, 停车: the corpus has neither
+    assert chinese_terms("Which park?", knows()) == ()
+
+
+def test_phrases_win_over_their_words_and_may_skip_one_word() -> None:
+    assert chinese_terms("carbon emissions", knows("碳排放", "碳")) == ("碳排放",)
+    assert chinese_terms("the first national batch", knows("首批", "全国")) == ("首批", "全国")
+    assert chinese_terms("the 14th session in 2024", knows("2024")) == ("2024",)
+
+
+def test_a_chinese_question_gets_no_gloss() -> None:
+    assert chinese_terms("零碳园区 park 是什么？", knows("园区")) == ()
+
+
+def test_the_parsed_table_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
+    english_to_chinese.cache_clear()
+    try:
+        table = english_to_chinese()
+        cached = list(tmp_path.glob("cedict-en-zh-*.pickle"))
+        assert len(cached) == 1
+        english_to_chinese.cache_clear()
+        monkeypatch.setattr(crosslingual, "_parse", lambda _source: pytest.fail("parsed again"))
+        assert english_to_chinese() == table
+    finally:
+        english_to_chinese.cache_clear()
