@@ -51,7 +51,7 @@ _NOT_PRONOUN = re.compile(
 )
 _DEMONSTRATIVE_NOUN = re.compile(
     r"(这个|那个|这家|那家|这位|那位|这份|那份|这项|那项|这些|那些|该|此|这|那)"
-    r"([\u4e00-\u9fff]{1,4}?)(?=[的是有在为将会能要和与还也都又最主具一什哪谁多几怎，,？?]|$)"
+    r"(?![是有的在为将会能要和与还也都又])([\u4e00-\u9fff]{1,4}?)(?=[的是有在为将会能要和与还也都又最主具一什哪谁多几怎，,？?]|$)"
 )
 _NE_QUESTION = re.compile(r"^(?:那么?|那|而|还有|另外)?(.{1,20}?)(?:的情况|方面|怎么样|如何)?呢$")
 _QUESTION_WORDS = re.compile(r"谁|什么|哪|几|多少|怎么|怎样|如何|为什么|为何|何时|是否|吗")
@@ -154,7 +154,7 @@ def topic(question: str) -> str:
     "首批国家级零碳园区是谁公布的" -> "首批国家级零碳园区"; "孙捷接受了哪家媒体的采访" -> "孙捷".
     Empty when the question starts with its predicate or a question word.
     """
-    text = re.sub(r"^(?:那么|那|请问|我想知道|想问一下|问一下)", "", _strip(question))
+    text = re.sub(r"^(?:那么|那|请问|我想知道|想问一下|问一下|其中)", "", _strip(question))
     title = re.match(r"《[^》]+》|“[^”]+”|「[^」]+」", text)
     if title:  # a title or a quoted name opening the question is its topic
         return title.group(0)
@@ -163,6 +163,8 @@ def topic(question: str) -> str:
     for word, flag in _words(text):
         if word in _PREDICATES or _QUESTION_WORDS.fullmatch(word) or _QUESTION_WORDS.match(word):
             break
+        if word in STOPWORDS and word not in _IN_TOPIC:
+            break  # "李晓锋具体靠哪几招": an adverb (具体, 一共, 现在) ends the subject
         if flag.startswith(("v", "p", "r", "d", "c", "y", "x", "f")) and flag != "vn" and word not in _IN_TOPIC:
             break
         if has_noun and (flag == "t" or (flag == "m" and any(ch.isdigit() for ch in word))):

@@ -148,3 +148,18 @@ def test_an_english_person_pronoun_is_a_name_or_the_earlier_question() -> None:
     assert named.question == "What is Sun Jie position?"
     after_who = resolve("Which outlet did he talk to?", [turn("Who from Envision Group is quoted in the article?")])
     assert after_who.question == "Which outlet did he talk to? (Who from Envision Group is quoted in the article?)"
+
+
+@pytest.mark.parametrize(
+    ("previous", "question", "expected"),
+    [
+        # an adverb ends the earlier question's subject: not "李晓锋具体"
+        ("李晓锋具体靠哪几招？", "靠什么拿到的？", "李晓锋靠什么拿到的？"),
+        # 其中 opening the earlier question is no part of its subject
+        ("其中国家级和省级工业园区有多少家？", "它们贡献了多少工业产值？", "国家级和省级工业园区贡献了多少工业产值？"),
+        # 这是 is a demonstrative before 是, not 这 + a noun 是
+        ("“以绿制绿”是什么意思？", "这是哪批园区的特点？", "“以绿制绿”是哪批园区的特点？"),
+    ],
+)
+def test_subject_boundaries(previous: str, question: str, expected: str) -> None:
+    assert resolve(question, [turn(previous)]).question == expected
