@@ -403,6 +403,18 @@ def _resolve_english(question: str, previous: str, why: str) -> tuple[str, str]:
     return f"{question.rstrip()} ({previous.strip()})", ""
 
 
+_TIME_ANAPHOR = re.compile(r"当时|那时候?|那一?天|当天|那一?年|当年")
+_ASKS_TIME = re.compile(r"什么时候|何时|什么时间|哪一?天|几号|哪一?年|几月|哪个月")
+
+
+def _time_answered(previous: str, history: Sequence[Turn]) -> str:
+    """The time the last turn answered, when its question asked for one ("3月5日"), else ""."""
+    last = history[-1].answer if history else None
+    if last is None or last.abstained or not last.short_answer or not _ASKS_TIME.search(previous):
+        return ""
+    return to_simplified(last.short_answer)
+
+
 def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
     """The standalone question meant by ``question`` after ``history`` (pure)."""
     previous = previous_question(history)
@@ -420,7 +432,10 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
     simple, prev = to_simplified(_strip(question)), to_simplified(previous)
     end = question.strip()[len(_strip(question)) :] or "？"
     focus = ""
-    if why == "ne":
+    when = _time_answered(prev, history)
+    if when and _TIME_ANAPHOR.search(simple):  # "当时开的是哪个会？" after "…是哪天作的报告？" -> 3月5日
+        why, resolved = "time", _TIME_ANAPHOR.sub(when, simple, count=1)
+    elif why == "ne":
         term = _NE_QUESTION.match(simple)
         body = term.group(1) if term else simple[:-1]
         resolved = _resolve_ne(body, prev)

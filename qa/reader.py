@@ -29,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from qa.answer_types import expected_kind, fits
 from qa.chunking import sentence_around
 from qa.errors import QAError
 from qa.normalize import CJK, to_simplified
@@ -41,6 +42,7 @@ from qa.reader_inputs import (
     encode_context,
     encode_question,
     pad_batch,
+    ranked_spans,
     special_ids,
 )
 from qa.reader_net import READER_CONFIG, READER_FILE
@@ -50,6 +52,7 @@ from qa.types import Hit, Reading, Span
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_READER_DIR = PROJECT_ROOT / "models" / "reader"
 _CJK = re.compile(f"[{CJK}]")
+KIND_CANDIDATES = 20  # spans per window looked through for one of the asked kind
 
 
 class Reader(Protocol):
@@ -84,6 +87,8 @@ class ReaderConfig:
       retriever breaks near-ties between windows (BERTserini-style interpolation);
     - ``heuristic_without_chinese``: a question with no Chinese character (English)
       gets the heuristic reading: the reader was trained on Chinese questions only;
+    - ``answer_kind_spans``: take the best span of the kind the question asks for (a
+      day, a month, a year, a count: ``qa.answer_types``);
     - ``check_qualifiers``: decline when the answer's sentence names another batch or
       year than the question asks about (``qa.qualifiers``).
     """
@@ -94,6 +99,7 @@ class ReaderConfig:
     rank_weight: float = 1.0
     heuristic_without_chinese: bool = True
     check_qualifiers: bool = True
+    answer_kind_spans: bool = True
 
     @classmethod
     def from_folder(cls, folder: Path) -> ReaderConfig:
@@ -242,6 +248,25 @@ class ModelReader:
         with self._lock:
             return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
 
+    def _span_of_kind(
+        self,
+        logits: np.ndarray,
+        n_question: int,
+        n_window: int,
+        kind: str | None,
+        text: str,
+        offsets: Sequence[tuple[int, int]],
+    ) -> tuple[SpanScore, bool]:
+        """(span, of the kind asked): the window's best span of the kind the question asks
+        for (``qa.answer_types``), the best of its ``KIND_CANDIDATES`` best spans that is a
+        day for 哪天, a count for 多少个; else its best span, which then loses to any
+        window's span of the kind (the decline threshold judges whichever is chosen)."""
+        if kind is None:
+            return best_span(logits, n_question, n_window), True
+        spans = ranked_spans(logits, n_question, n_window, limit=KIND_CANDIDATES)
+        found = next((s for s in spans if fits(kind, text[offsets[s.start][0] : offsets[s.end][1]])), None)
+        return (found, True) if found is not None else (spans[0], False)
+
     def read(self, question: str, hits: Sequence[Hit], idf: Callable[[str], float] | None = None) -> Reading:
         read = list(hits[: self.config.read_hits])
         if not read:
@@ -256,17 +281,18 @@ class ModelReader:
             return Reading(self.name, abstained=True)
         rows = [assemble(q_ids, contexts[h][0], (a, b), self._special) for h, a, b in chosen]
         logits = self.logits(rows)
-        best: tuple[float, float, Span] | None = None
+        best: tuple[bool, float, float, Span] | None = None
+        kind = expected_kind(to_simplified(question)) if self.config.answer_kind_spans else None
         for (h, a, b), lg in zip(chosen, logits, strict=True):
-            span = best_span(lg, len(q_ids), b - a)
+            offsets = contexts[h][1]
+            span, of_kind = self._span_of_kind(lg, len(q_ids), b - a, kind, read[h].chunk.text, offsets[a:])
             evidence = window_evidence(span)
             score = combined_score(evidence, h, self.config.rank_weight)
-            offsets = contexts[h][1]
             chars = Span(h, offsets[a + span.start][0], offsets[a + span.end][1], evidence)
-            if best is None or score > best[0]:
-                best = (score, evidence, chars)
+            if best is None or (of_kind, score) > best[:2]:  # a span of the asked kind first
+                best = (of_kind, score, evidence, chars)
         assert best is not None
-        _, evidence, span_chars = best
+        _, _, evidence, span_chars = best
         declined = evidence < self.config.threshold
         if not declined and self.config.check_qualifiers:
             text = read[span_chars.hit].chunk.text

@@ -107,8 +107,11 @@ class SpanScore:
     has_answer: float  # the CLS has-answer logit
 
 
-def best_span(logits: np.ndarray, n_question: int, n_window: int, max_answer: int = MAX_ANSWER_TOKENS) -> SpanScore:
-    """Highest-scoring span (end >= start, at most ``max_answer`` tokens) inside the window.
+def ranked_spans(
+    logits: np.ndarray, n_question: int, n_window: int, max_answer: int = MAX_ANSWER_TOKENS, limit: int = 1
+) -> list[SpanScore]:
+    """The ``limit`` highest-scoring spans (end >= start, at most ``max_answer`` tokens)
+    inside the window, best first.
 
     ``logits`` is (tokens, 3) for one input: start, end, has-answer.
     """
@@ -119,13 +122,14 @@ def best_span(logits: np.ndarray, n_question: int, n_window: int, max_answer: in
     total = starts[:, None] + ends[None, :]
     idx = np.arange(n_window)
     valid = (idx[None, :] >= idx[:, None]) & (idx[None, :] < idx[:, None] + max_answer)
-    total = np.where(valid, total, -np.inf)
-    flat = int(np.argmax(total))
-    i, j = divmod(flat, n_window)
-    return SpanScore(
-        start=i,
-        end=j,
-        score=float(total[i, j]),
-        null=float(logits[0, 0] + logits[0, 1]),
-        has_answer=float(logits[0, 2]),
-    )
+    total = np.where(valid, total, -np.inf).ravel()
+    limit = min(limit, int(valid.sum()))
+    top = np.argpartition(-total, limit - 1)[:limit] if limit < total.size else np.arange(total.size)
+    top = top[np.argsort(-total[top], kind="stable")][:limit]
+    null, has_answer = float(logits[0, 0] + logits[0, 1]), float(logits[0, 2])
+    return [SpanScore(int(f) // n_window, int(f) % n_window, float(total[f]), null, has_answer) for f in top]
+
+
+def best_span(logits: np.ndarray, n_question: int, n_window: int, max_answer: int = MAX_ANSWER_TOKENS) -> SpanScore:
+    """Highest-scoring span inside the window (``ranked_spans``' first)."""
+    return ranked_spans(logits, n_question, n_window, max_answer)[0]

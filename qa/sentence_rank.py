@@ -142,8 +142,8 @@ def should_abstain(
         return True
     terms = question_terms(question, idf)
     dense_top = max((h.scores.get("dense", 0.0) for h in hits[:3]), default=0.0)
-    words = [t for t in terms if not t.isdigit()]
-    if not _CJK.search(question) or not terms or (words and all(_ENGLISH_WORD.fullmatch(t) for t in words)):
+    words = [t for t in tokenize(question) if not t.isdigit()]  # its own words, not their Chinese (crosslingual)
+    if not terms or (words and all(_ENGLISH_WORD.fullmatch(t) for t in words)):
         # English words (and numbers: "14th", "20"): words cannot be compared across
         # languages, so only the dense match can tell
         return dense_top < rule.strong_dense

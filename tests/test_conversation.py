@@ -163,3 +163,10 @@ def test_an_english_person_pronoun_is_a_name_or_the_earlier_question() -> None:
 )
 def test_subject_boundaries(previous: str, question: str, expected: str) -> None:
     assert resolve(question, [turn(previous)]).question == expected
+
+
+def test_at_that_time_is_the_time_the_last_turn_answered() -> None:
+    resolution = resolve("当时开的是哪个会？", [turn("李强是在哪天作的报告？", "3月5日")])
+    assert resolution.question == "3月5日开的是哪个会？" and resolution.rule == "time"
+    # no time was asked for: the anaphor stays, the subject is carried as before
+    assert "3月5日" not in resolve("当时开的是哪个会？", [turn("李强作了什么报告？", "政府工作报告")]).question

@@ -155,3 +155,28 @@ def test_the_qualifier_rule_is_what_declines_another_batch(model_reader) -> None
     reading = unchecked.read(question, hits)
     assert not reading.abstained and reading.span is not None
     assert model_reader.read(question, hits).abstained
+
+
+P_REPORT = "3月5日，十四届全国人大四次会议开幕，国务院总理李强作政府工作报告。"
+P_LAST_YEAR = "2025年政府工作报告在介绍全年工作任务时提出，扎实开展国家碳达峰第二批试点，建立一批零碳园区、零碳工厂。"
+
+
+@pytest.mark.slow
+def test_a_day_question_gets_a_day_not_a_year(model_reader) -> None:  # type: ignore[no-untyped-def]
+    """Asked 哪天, the reader alone reads "2025年" out of the 2025 report's sentence; the
+    answer-kind rule takes the best span that is a day, from whichever window has one."""
+    from dataclasses import replace
+
+    hits = [chunk_hit(P_LAST_YEAR, 1), chunk_hit(P_REPORT, 2)]
+    question = "今年政府工作报告是哪天作的？"
+
+    def said(reader) -> str:  # type: ignore[no-untyped-def]
+        reading = reader.read(question, hits)
+        assert not reading.abstained and reading.span is not None
+        return hits[reading.span.hit].chunk.text[reading.span.start : reading.span.end]
+
+    unkinded = ModelReader.__new__(ModelReader)
+    unkinded.__dict__.update(model_reader.__dict__)
+    unkinded.config = replace(model_reader.config, answer_kind_spans=False)
+    assert said(unkinded) == "2025年"
+    assert said(model_reader) == "3月5日"

@@ -15,6 +15,7 @@ from qa.reader_inputs import (
     context_budget,
     context_offset,
     pad_batch,
+    ranked_spans,
     windows,
 )
 
@@ -70,3 +71,13 @@ def test_best_span_respects_the_longest_answer() -> None:
     assert (best_span(lg, 1, 5).start, best_span(lg, 1, 5).end) == (0, 4)
     short = best_span(lg, 1, 5, max_answer=2)
     assert short.end - short.start < 2
+
+
+def test_ranked_spans_are_valid_spans_best_first() -> None:
+    lg = logits_for(2, starts=[0.0, 0.0, 3.0, 0.0], ends=[5.0, 0.0, 0.0, 2.5], cls=(0.5, 0.25, 1.5))
+    spans = ranked_spans(lg, 2, 4, limit=4)
+    assert [(s.start, s.end) for s in spans[:2]] == [(2, 3), (0, 0)]  # 5.5, then 5.0
+    assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
+    assert all(s.end >= s.start for s in spans)
+    assert len(ranked_spans(lg, 2, 2, max_answer=1, limit=50)) == 2  # only as many as there are spans
+    assert ranked_spans(lg, 2, 4)[0] == best_span(lg, 2, 4)

@@ -1,0 +1,37 @@
+"""The kind of answer a question asks for, and whether a span is of that kind.
+
+Why: the reader's best span is sometimes of the wrong kind: asked "今年政府工作报告是哪天作的？",
+it reads "2025年" (a year) out of a sentence about the 2025 report. A question that asks
+for a day, a month, a year or a count names the kind plainly (哪天, 几月, 哪一年, 多少个);
+a span without it cannot be the answer, so the reader takes its best span that has it.
+
+Pure functions on simplified text; measured in the README ("Reader").
+"""
+
+from __future__ import annotations
+
+import re
+
+_NUMERAL = r"[0-9０-９零〇一二两三四五六七八九十百千万亿半]"
+# (kind, how a question asks for it, what an answer of that kind contains)
+_KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
+    ("day", re.compile(r"哪一?天|几号|几月几[日号]|哪一?日"), re.compile(f"{_NUMERAL}+\\s*[日号]|[今昨当同][天日]")),
+    ("month", re.compile(r"哪一?个月|几月份?(?![0-9几]*[日号])"), re.compile(f"{_NUMERAL}+\\s*月|[年月][初中底末]")),
+    ("year", re.compile(r"哪一?年|何年|几几年"), re.compile(f"{_NUMERAL}+\\s*年|[0-9]{{4}}|[今去明前]年")),
+    ("count", re.compile(r"多少[个家项座批倍人次种所位条]|几[个家项座批倍人次种所位条大]"), re.compile(_NUMERAL)),
+)
+
+
+def expected_kind(question: str) -> str | None:
+    """ "day", "month", "year" or "count" when the (simplified) question asks for one, else None."""
+    for kind, asks, _ in _KINDS:
+        if asks.search(question):
+            return kind
+    return None
+
+
+def fits(kind: str | None, answer: str) -> bool:
+    """Whether an answer span is of the kind asked for (any span fits no kind)."""
+    if kind is None:
+        return True
+    return next(p for k, _, p in _KINDS if k == kind).search(answer) is not None
