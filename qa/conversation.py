@@ -320,17 +320,20 @@ def asked_attribute(question: str) -> str:
     ("建成后绿电直供比例预计能到多少" -> "绿电直供比例")."""
     words = _words(_strip(question))
     end = next((i for i, (w, _) in enumerate(words) if _QUESTION_WORDS.match(w)), len(words))
-    run: list[str] = []
+    run: list[tuple[str, str]] = []
     skipped = 0
     for word, flag in reversed(words[:end]):
         noun = flag.startswith(_NOUN_FLAGS) and word not in STOPWORDS and word not in _PREDICATES
-        if noun or (run and flag.startswith(("vn", "m"))):
-            run.insert(0, word)
-        elif run or skipped == 2:
+        inside = bool(run) and (flag.startswith(("vn", "m", "a")) or (flag == "v" and len(word) == 2))
+        if noun or inside:
+            run.insert(0, (word, flag))  # "直供" between 绿电 and 比例 is part of the phrase
+        elif run or skipped == 3:
             break  # the phrase ends at the first word that is not part of a noun phrase
         else:
-            skipped += 1  # "能", "预计" between the phrase and the question word
-    phrase = "".join(run)
+            skipped += 1  # "能", "预计", "到" between the phrase and the question word
+    while run and run[0][1] == "v":
+        run.pop(0)  # a phrase does not open on a verb
+    phrase = "".join(w for w, _ in run)
     return phrase if len(phrase) >= 2 else ""
 
 

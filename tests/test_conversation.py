@@ -105,6 +105,9 @@ def test_topic_and_asked_attribute() -> None:
     assert topic("孙捷接受了哪家媒体的采访") == "孙捷"
     assert topic("是在哪次会议上") == ""
     assert asked_attribute("首批国家级零碳园区有多少个") == "首批国家级零碳园区"
+    assert asked_attribute("首批零碳园区建成后，绿电直供比例预计能到多少") == "绿电直供比例"  # a verb inside, 3 skipped
+    previous = turn("首批零碳园区建成后，绿电直供比例预计能到多少？", "50%")
+    assert resolve("单位能耗碳排放呢？", [previous]).question == "首批零碳园区建成后，单位能耗碳排放预计能到多少？"
 
 
 def test_history_entries_from_json() -> None:
