@@ -4,6 +4,7 @@ Why: the reader's best span is sometimes of the wrong kind: asked "今年政府�
 it reads "2025年" (a year) out of a sentence about the 2025 report. A question that asks
 for a day, a month, a year or a count names the kind plainly (哪天, 几月, 哪一年, 多少个);
 a span without it cannot be the answer, so the reader takes its best span that has it.
+A question that asks for a number of things ("哪三个特点") wants a list of that many.
 
 Pure functions on simplified text; measured in the README ("Reader").
 """
@@ -11,6 +12,9 @@ Pure functions on simplified text; measured in the README ("Reader").
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from qa.lists import asked_count
 
 _NUMERAL = r"[0-9０-９零〇一二两三四五六七八九十百千万亿半]"
 # (kind, how a question asks for it, what an answer of that kind contains)
@@ -22,16 +26,32 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
 )
 
 
-def expected_kind(question: str) -> str | None:
-    """ "day", "month", "year" or "count" when the (simplified) question asks for one, else None."""
-    for kind, asks, _ in _KINDS:
+_LIST_SEPARATORS = re.compile(r"[、，,；;]|和|与|及")
+
+
+@dataclass(frozen=True)
+class AnswerKind:
+    """What the answer must be: "day", "month", "year", "count", or "items" (``items`` of them)."""
+
+    name: str
+    items: int = 0
+
+
+def expected_kind(question: str) -> AnswerKind | None:
+    """The kind of answer the (simplified) question asks for, when it says, else None."""
+    wanted = asked_count(question)
+    if wanted is not None and wanted >= 2:
+        return AnswerKind("items", wanted)
+    for name, asks, _ in _KINDS:
         if asks.search(question):
-            return kind
+            return AnswerKind(name)
     return None
 
 
-def fits(kind: str | None, answer: str) -> bool:
+def fits(kind: AnswerKind | None, answer: str) -> bool:
     """Whether an answer span is of the kind asked for (any span fits no kind)."""
     if kind is None:
         return True
-    return next(p for k, _, p in _KINDS if k == kind).search(answer) is not None
+    if kind.name == "items":
+        return len(_LIST_SEPARATORS.findall(answer)) >= kind.items - 1
+    return next(p for k, _, p in _KINDS if k == kind.name).search(answer) is not None

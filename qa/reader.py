@@ -29,7 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.answer_types import expected_kind, fits
+from qa.answer_types import AnswerKind, expected_kind, fits
 from qa.chunking import sentence_around
 from qa.errors import QAError
 from qa.normalize import CJK, to_simplified
@@ -253,7 +253,7 @@ class ModelReader:
         logits: np.ndarray,
         n_question: int,
         n_window: int,
-        kind: str | None,
+        kind: AnswerKind | None,
         text: str,
         offsets: Sequence[tuple[int, int]],
     ) -> tuple[SpanScore, bool]:

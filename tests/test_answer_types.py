@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer_types import expected_kind, fits
+from qa.answer_types import AnswerKind, expected_kind, fits
 
 
 @pytest.mark.parametrize(
@@ -19,10 +19,14 @@ from qa.answer_types import expected_kind, fits
         ("政府工作报告是谁作的？", None),
         ("入选的园区里有多少已经动起来了？", None),  # 多少 without a classifier: "近半" answers it
         ("零碳园区是什么时候提出的？", None),  # any time expression may answer: no one kind
+        ("他说零碳园区有哪三个特点？", "items"),
     ],
 )
 def test_expected_kind(question: str, kind: str | None) -> None:
-    assert expected_kind(question) == kind
+    found = expected_kind(question)
+    assert (found.name if found else None) == kind
+    if kind == "items":
+        assert found == AnswerKind("items", 3)
 
 
 @pytest.mark.parametrize(
@@ -42,4 +46,10 @@ def test_expected_kind(question: str, kind: str | None) -> None:
     ],
 )
 def test_fits(kind: str | None, answer: str, ok: bool) -> None:
-    assert fits(kind, answer) is ok
+    assert fits(AnswerKind(kind) if kind else None, answer) is ok
+
+
+def test_a_number_of_things_is_a_list_of_that_many() -> None:
+    three = AnswerKind("items", 3)
+    assert fits(three, "低成本、低能耗、低碳排")
+    assert not fits(three, "地缘分布均衡")
