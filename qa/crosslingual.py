@@ -176,3 +176,15 @@ def chinese_terms(question: str, known: Callable[[str], bool]) -> tuple[str, ...
         out.extend(w for w in found[:MAX_SENSES] if w not in out)
         i += step
     return tuple(out)
+
+
+def about_nothing_here(question: str, known: Callable[[str], bool]) -> bool:
+    """Whether an English question's content words all have Chinese words in the dictionary
+    and the corpus uses none of them ("How much funding does each of them get?": 资金, 经费,
+    款项… appear nowhere): it asks about something the documents never mention. False for
+    a question with nothing the dictionary knows (names, "When?"): no evidence either way."""
+    if _HAN.search(question) or chinese_terms(question, known):
+        return False
+    table = english_to_chinese()
+    content = [w for w in _EN_WORD.findall(question.lower()) if w not in _EN_STOP and w not in STOPWORDS]
+    return any(table.get((stem(w),)) for w in content)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qa.chunking import split_sentences
-from qa.crosslingual import chinese_terms
+from qa.crosslingual import about_nothing_here, chinese_terms
 from qa.normalize import CJK, to_simplified
 from qa.tokenize import tokenize
 from qa.types import Hit, Reading
@@ -145,7 +145,11 @@ def should_abstain(
     words = [t for t in tokenize(question) if not t.isdigit()]  # its own words, not their Chinese (crosslingual)
     if not terms or (words and all(_ENGLISH_WORD.fullmatch(t) for t in words)):
         # English words (and numbers: "14th", "20"): words cannot be compared across
-        # languages, so only the dense match can tell
+        # languages, so the dense match tells, unless the corpus has none of their Chinese words
+        if idf is not None:
+            unknown = idf("\x00")
+            if about_nothing_here(question, lambda w: idf(w) < unknown):
+                return True
         return dense_top < rule.strong_dense
     best_cov = max(coverage(terms, window) for h in hits[:3] for window in sentence_windows(h.chunk.text))
     if best_cov < rule.min_coverage:

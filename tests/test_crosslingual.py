@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qa import crosslingual
-from qa.crosslingual import chinese_terms, english_key, english_to_chinese, stem
+from qa.crosslingual import about_nothing_here, chinese_terms, english_key, english_to_chinese, stem
 
 
 def knows(*words: str):  # type: ignore[no-untyped-def]
@@ -63,3 +63,12 @@ def test_the_parsed_table_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert english_to_chinese() == table
     finally:
         english_to_chinese.cache_clear()
+
+
+def test_a_question_about_nothing_the_corpus_mentions() -> None:
+    corpus = knows("园区", "名单", "公布")
+    assert about_nothing_here("How much funding does each of them get?", corpus)  # 资金, 经费…: none here
+    assert not about_nothing_here("Who released the list?", corpus)  # 名单 is here
+    assert not about_nothing_here("When?", corpus)  # nothing to look up: no evidence either way
+    assert not about_nothing_here("What about Qwzx Plonk?", corpus)
+    assert not about_nothing_here("资金是多少？", corpus)  # Chinese questions have their own rule
