@@ -70,5 +70,5 @@ def test_a_question_about_nothing_the_corpus_mentions() -> None:
     assert about_nothing_here("How much funding does each of them get?", corpus)  # 资金, 经费…: none here
     assert not about_nothing_here("Who released the list?", corpus)  # 名单 is here
     assert not about_nothing_here("When?", corpus)  # nothing to look up: no evidence either way
-    assert not about_nothing_here("What about Qwzx Plonk?", corpus)
+    assert not about_nothing_here("What about Xyzzq Vrrblt?", corpus)
     assert not about_nothing_here("资金是多少？", corpus)  # Chinese questions have their own rule
