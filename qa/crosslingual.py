@@ -49,6 +49,8 @@ _SKIP_SENSE = re.compile(r"^(?:CL:|variant of|old variant|see |also written|surn
 def stem(word: str) -> str:
     """A crude English stem, the same on both sides of the lookup: parks/park,
     industries/industry, released/release -> one key."""
+    if re.fullmatch(r"(?:e|o|sub|ad|trans|per)missions?", word):  # emission -> emit: the dictionary has the verb
+        return re.sub(r"ssions?$", "t", word)
     for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("e", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
             return word[: -len(suffix)] + replacement
@@ -89,7 +91,7 @@ def _dictionary_file() -> Path:
     return Path(cccedict.__file__).parent / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
 
 
-TABLE_VERSION = 5  # bump when the parsing below changes: the cached table is rebuilt
+TABLE_VERSION = 6  # bump when the parsing below changes: the cached table is rebuilt
 
 
 @lru_cache(maxsize=1)

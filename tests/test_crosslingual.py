@@ -20,6 +20,7 @@ def test_stems_meet_on_both_sides_of_the_lookup() -> None:
     assert stem("industries") == stem("industry")
     assert stem("released") == stem("release")
     assert stem("class") == "class"  # a double s is no plural
+    assert stem("emissions") == stem("emit") and stem("commission") != stem("commit")
     assert english_key("National People's Congress") == english_key("national people congress")
 
 
