@@ -207,6 +207,9 @@ def _leans_on_pronoun(simple: str) -> bool:
         return False
     masked = _mask_non_pronouns(simple)
     at = masked.find(pronoun)
+    before = _words(simple[:at])
+    if pronoun in ("这些", "那些") and before and before[-1][1].startswith(_NOUN_FLAGS):
+        return False  # "钢铁这些行业": steel and industries like it, named right there
     if pronoun in ("他", "她", "他们", "她们"):
         return not _person(simple[:at])
     if pronoun in ("它", "它们"):
@@ -231,6 +234,7 @@ def _described(rest: str) -> bool:
     return nouns >= 2
 
 
+_VERB_COMPLEMENTS = frozenset("出到完成好起上下来去")
 _SPECIFIC_FLAGS = ("nr", "ns", "nt", "eng", "nrt")  # jieba's "nz" is too often a verb (印发)
 _GENERIC_FLAGS = ("n", "vn", "j", "b", "l", "i", "an")
 
@@ -242,6 +246,8 @@ def _content(simple: str) -> tuple[int, int]:
     for word, flag in _words(re.sub(r"《[^》]+》|“[^”]+”|「[^」]+」", "", simple)):
         if word in STOPWORDS or (len(word) < 2 and flag != "n"):
             continue
+        if flag in ("l", "i") and word[-1] in _VERB_COMPLEMENTS:
+            continue  # "打造出", "拿得到": a verb jieba tags as an idiom
         if flag.startswith(_SPECIFIC_FLAGS) or (len(word) >= 3 and flag.startswith(("n", "j", "l", "i"))):
             specific += 1  # a name, or a long noun (红烧肉, 工业园区): a topic of its own
         elif flag.startswith(_GENERIC_FLAGS) and not flag.startswith(_SPECIFIC_FLAGS):

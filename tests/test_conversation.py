@@ -173,3 +173,15 @@ def test_at_that_time_is_the_time_the_last_turn_answered() -> None:
     assert resolution.question == "3月5日开的是哪个会？" and resolution.rule == "time"
     # no time was asked for: the anaphor stays, the subject is carried as before
     assert "3月5日" not in resolve("当时开的是哪个会？", [turn("李强作了什么报告？", "政府工作报告")]).question
+
+
+def test_a_noun_before_these_names_what_these_are() -> None:
+    """ "钢铁这些行业" is steel and industries like it: the question names its subject."""
+    assert depends_on_context("为什么要往钢铁这些行业扩？") == ""
+    assert depends_on_context("这些行业为什么要扩？") == "pronoun"
+
+
+def test_a_verb_tagged_as_an_idiom_is_no_subject() -> None:
+    """jieba tags 打造出 as an idiom (l); it is the predicate, so the question still lacks a subject."""
+    resolved = resolve("最终能帮地方打造出什么？", [turn("孙捷说零碳园区有哪三个特点？", "低成本、低能耗、低碳排")])
+    assert resolved.question.startswith("孙捷") and resolved.rule == "ellipsis"
