@@ -26,7 +26,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
 )
 
 
-_LIST_SEPARATORS = re.compile(r"[、，,；;]|和|与|及")
+_LIST_SEPARATORS = re.compile(r"[、；;]|和|与|及")  # enumeration marks; a comma also ends clauses
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import numpy as np
 from qa.answer_types import AnswerKind, expected_kind, fits
 from qa.chunking import sentence_around
 from qa.errors import QAError
+from qa.lists import gather_items
 from qa.normalize import CJK, to_simplified
 from qa.qualifiers import contradicted
 from qa.reader_inputs import (
@@ -264,7 +265,14 @@ class ModelReader:
         if kind is None:
             return best_span(logits, n_question, n_window), True
         spans = ranked_spans(logits, n_question, n_window, limit=KIND_CANDIDATES)
-        found = next((s for s in spans if fits(kind, text[offsets[s.start][0] : offsets[s.end][1]])), None)
+
+        def of_kind(span: SpanScore) -> bool:
+            start, end = offsets[span.start][0], offsets[span.end][1]
+            if kind.name == "items" and len(gather_items(text, start, end)) == kind.items:
+                return True  # the head of an announced list of that many: the reply gathers them
+            return fits(kind, text[start:end])
+
+        found = next((s for s in spans if of_kind(s)), None)
         return (found, True) if found is not None else (spans[0], False)
 
     def read(self, question: str, hits: Sequence[Hit], idf: Callable[[str], float] | None = None) -> Reading:
