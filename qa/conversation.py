@@ -260,11 +260,24 @@ def _lacks_subject(simple: str) -> bool:
     ("什么时候印发的", "谁公布的", "最后要降到什么程度"), or a question opening with its
     predicate ("是在哪次会议上")."""
     specific, generic = _content(simple)
-    if specific:
+    if specific or _opens_with_subject(simple):
         return False
     if generic <= 1:
         return True
     return not topic(simple) and generic <= 3 and bool(_PREDICATE_START.match(simple))
+
+
+def _opens_with_subject(simple: str) -> bool:
+    """A question that opens with a noun phrase of its own: "企业能从中拿到什么" (a noun
+    before its verb), "入选的园区里有多少…" (a 的-phrase and its noun)."""
+    words = _words(simple)
+    if not words:
+        return False
+    if words[0][1].startswith(_NOUN_FLAGS) and words[0][0] not in STOPWORDS and len(words) > 1:
+        return words[1][1].startswith("v") or words[1][0] in ("都", "也", "还", "又")
+    m = re.match(r"^[\u4e00-\u9fff]{1,4}的", simple)
+    rest = _words(simple[m.end() :]) if m else []
+    return bool(rest) and rest[0][1].startswith(_NOUN_FLAGS) and rest[0][0] not in STOPWORDS
 
 
 def depends_on_context(question: str) -> str:

@@ -185,3 +185,8 @@ def test_a_verb_tagged_as_an_idiom_is_no_subject() -> None:
     """jieba tags 打造出 as an idiom (l); it is the predicate, so the question still lacks a subject."""
     resolved = resolve("最终能帮地方打造出什么？", [turn("孙捷说零碳园区有哪三个特点？", "低成本、低能耗、低碳排")])
     assert resolved.question.startswith("孙捷") and resolved.rule == "ellipsis"
+
+
+@pytest.mark.parametrize("question", ["入选的园区里有多少已经开始干活了？", "企业能从中拿到什么？"])
+def test_a_question_opening_with_its_own_subject_stands_alone(question: str) -> None:
+    assert depends_on_context(question) == ""
