@@ -21,7 +21,7 @@ from qa.answer import compose
 from qa.chunking import ChunkingConfig, chunk_documents
 from qa.conversation import Resolution, resolve
 from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
-from qa.crosslingual import chinese_terms
+from qa.crosslingual import chinese_terms, english_to_chinese
 from qa.documents import add_files, catalog, remove_file
 from qa.errors import QAError
 from qa.fileio import sha256_file
@@ -257,6 +257,9 @@ class Pipeline:
         """``reader``: "on" (the trained model) or "off" (heuristic); default ``$QA_READER``."""
         from qa.model import Encoder
 
+        # the English-Chinese table parses once per machine (~4 s) and then loads in ~0.15 s:
+        # in the background, so the first English question does not wait for it
+        threading.Thread(target=english_to_chinese, name="qa-cedict", daemon=True).start()
         encoder = Encoder(model, progress=progress)
         chosen_reader = open_reader(reader, progress=progress)
         corpus, index_folder = folders(corpus_dir, index_dir)

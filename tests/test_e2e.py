@@ -48,6 +48,27 @@ def test_52_parks_answer_is_highlighted_in_the_users_script(real_pipeline) -> No
         assert "首批52個國家級零碳園區" in raw_line
 
 
+@pytest.mark.parametrize(
+    "question,evidence",
+    [
+        ("Who delivered this year's government work report?", "国务院总理李强作政府工作报告"),
+        ("How many parks are in the first national batch of zero-carbon parks?", "首批52个国家级零碳园区"),
+        ("Which province has set numerical targets for zero-carbon parks?", "浙江等省份还提出量化目标"),
+    ],
+)
+def test_english_questions_find_the_chinese_sentence(real_pipeline, question: str, evidence: str) -> None:
+    """Searched with the Chinese words CC-CEDICT gives for their words (qa.crosslingual)."""
+    answer = real_pipeline.ask(question, top_k=3)
+    assert not answer.abstained and evidence in answer.answer, answer.answer
+
+
+def test_an_english_question_about_nothing_in_the_article_is_declined(real_pipeline) -> None:
+    answer = real_pipeline.ask("How much funding does each of them get?")  # 资金, 经费…: never in the article
+    assert answer.abstained, answer.answer
+    history = [Turn("Which province has set numerical targets for zero-carbon parks?", None)]
+    assert real_pipeline.ask("What about Guangdong?", history=history).abstained  # 广东 is never named
+
+
 @pytest.mark.parametrize("question", ["明天北京天气怎么样？", "红烧肉怎么做才好吃？", "零碳园区的补贴标准是多少？"])
 def test_unsupported_questions_are_declined_with_related_passages(real_pipeline, question: str) -> None:
     answer = real_pipeline.ask(question)
