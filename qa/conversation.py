@@ -109,7 +109,8 @@ def _focus_names(focus: str) -> tuple[str, ...]:
     Chinese words ("Guangdong" -> 广东); an English word no dictionary knows is no test."""
     if _CJK.search(focus) or not re.search(r"[A-Za-z]", focus):
         return (to_simplified(focus),)
-    return english_to_chinese().get(english_key(focus), ("",))
+    names = english_to_chinese().get(english_key(focus), ())
+    return tuple(n for n in names if len(n) > 1) or names or ("",)  # 苏 for Jiangsu is in 复苏: the full name
 
 
 @lru_cache(maxsize=1)

@@ -62,9 +62,16 @@ def english_key(text: str) -> tuple[str, ...]:
     return tuple(stem(w) for w in _EN_WORD.findall(re.sub(r"'s\b", "", text.lower())))
 
 
-def _senses(definition: str) -> list[str]:
+_PLACE_WORDS = "province|municipality|subprovincial city|city|county|prefecture|district|autonomous region|region"
+_NAME_OPENING = re.compile(
+    rf"^\s*([A-Z][a-z]+(?: [A-Z][a-z]+){{0,2}})(?=\s*(?:[,(]|$|(?:{_PLACE_WORDS})\b))"
+)  # "Shanghai municipality, …", "Beijing, capital of …"; not "Beijing opera"
+
+
+def _senses(definition: str, proper: bool = False) -> list[str]:
     """English phrases one CC-CEDICT definition offers: as written, without its brackets,
-    and an acronym in brackets alone ("… Commission (NDRC)" -> "NDRC")."""
+    an acronym in brackets alone ("… Commission (NDRC)" -> "NDRC"), and for a proper
+    noun the name it opens with ("Shanghai municipality, central east China" -> "Shanghai")."""
     definition = re.sub(r"\S*[\u3400-\u9fff|]\S*|\[[^\]]*\]", " ", definition)  # Chinese and pinyin
     definition = re.sub(r"^\s*abbr\. (?:for|of)\s*,?\s*", "", definition)
     if not definition.strip() or _SKIP_SENSE.match(definition.strip()):
@@ -72,9 +79,9 @@ def _senses(definition: str) -> list[str]:
     plain = re.sub(r"\([^)]*\)", " ", definition)
     out = [plain, definition.replace("(", " ").replace(")", " ")]
     out += re.findall(r"\(([A-Z]{2,})\)", definition)
-    place = re.match(r"^\s*([A-Z][a-z]+(?: [A-Z][a-z]+)?) (?:province|city|county|prefecture|district)\b", definition)
-    if place:  # "Guangdong province (Kwangtung) …" -> also "Guangdong"
-        out.append(place.group(1))
+    name = _NAME_OPENING.match(definition) if proper else None
+    if name:
+        out.append(name.group(1))
     cleaned = []
     for phrase in out:
         phrase = re.sub(r"^\s*(?:to|a|an|the)\s+", "", phrase.strip(), flags=re.I)
@@ -91,7 +98,7 @@ def _dictionary_file() -> Path:
     return Path(cccedict.__file__).parent / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
 
 
-TABLE_VERSION = 6  # bump when the parsing below changes: the cached table is rebuilt
+TABLE_VERSION = 9  # bump when the parsing below changes: the cached table is rebuilt
 
 
 @lru_cache(maxsize=1)
@@ -114,6 +121,9 @@ def english_to_chinese() -> dict[tuple[str, ...], tuple[str, ...]]:
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(cached, pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL))
+        for stale in cached.parent.glob("cedict-en-zh-v*.pickle"):
+            if stale != cached:
+                stale.unlink(missing_ok=True)  # an older parsing's table
     except OSError:
         pass  # a read-only cache: parse again next time
     return table
@@ -132,8 +142,9 @@ def _parse(source: Path) -> dict[tuple[str, ...], tuple[str, ...]]:
             if len(parts) != 2 or not glosses:
                 continue
             simplified = parts[1]
+            proper = rest[:1].isupper()  # capitalised pinyin: a name
             for definition in re.split(r"[/;]", glosses.strip().rstrip("/")):
-                for phrase in _senses(definition):
+                for phrase in _senses(definition, proper):
                     key = english_key(phrase)
                     if 0 < len(key) <= MAX_PHRASE_WORDS and not all(w in _EN_STOP for w in key):
                         words = table.setdefault(key, [])

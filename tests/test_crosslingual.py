@@ -29,6 +29,8 @@ def test_the_table_reads_cc_cedict_backwards() -> None:
     assert "园区" in table[english_key("park")]
     assert "浙江" in table[english_key("Zhejiang")]
     assert "广东" in table[english_key("Guangdong")]  # from "Guangdong province (Kwangtung) …"
+    assert "上海" in table[english_key("Shanghai")]  # from "Shanghai municipality, central east China, …"
+    assert "京剧" not in table[english_key("Beijing")]  # "Beijing opera" is no name for Beijing
     assert "发改委" in table[english_key("NDRC")]  # an acronym in brackets is a sense of its own
     assert "名单" in table[english_key("list")]  # "list of names": its head, after the exact senses
     assert table[english_key("list")].index("名单") > table[english_key("list")].index("列表")
@@ -55,6 +57,7 @@ def test_a_chinese_question_gets_no_gloss() -> None:
 def test_the_parsed_table_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
     english_to_chinese.cache_clear()
+    (tmp_path / "cedict-en-zh-v0-1.pickle").write_bytes(b"an older parsing's table")
     try:
         table = english_to_chinese()
         cached = list(tmp_path.glob("cedict-en-zh-*.pickle"))
