@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -98,14 +99,23 @@ def _dictionary_file() -> Path:
     return Path(cccedict.__file__).parent / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
 
 
-TABLE_VERSION = 9  # bump when the parsing below changes: the cached table is rebuilt
+TABLE_VERSION = 10  # bump when the parsing below changes: the cached table is rebuilt
+
+
+@dataclass(frozen=True)
+class Dictionary:
+    """CC-CEDICT read backwards (``table``: stemmed English phrase -> simplified headwords,
+    in dictionary order) and each toneless syllable's characters (``readings``: "jie" ->
+    捷, 杰, 节…), for names the dictionary does not list ("Sun Jie" -> 孙捷)."""
+
+    table: dict[tuple[str, ...], tuple[str, ...]]
+    readings: dict[str, str]
 
 
 @lru_cache(maxsize=1)
-def english_to_chinese() -> dict[tuple[str, ...], tuple[str, ...]]:
-    """CC-CEDICT read backwards: stemmed English phrase -> simplified headwords, in
-    dictionary order. Parsing takes ~4 s, so the table is cached (pickled) under
-    ``$QA_CACHE_DIR`` and loaded from there afterwards (~0.3 s)."""
+def dictionary() -> Dictionary:
+    """The parsed dictionary. Parsing takes ~4 s, so it is cached (pickled) under
+    ``$QA_CACHE_DIR`` and loaded from there afterwards (~0.2 s)."""
     import pickle
 
     from qa.fileio import atomic_write_bytes
@@ -114,23 +124,31 @@ def english_to_chinese() -> dict[tuple[str, ...], tuple[str, ...]]:
     source = _dictionary_file()
     cached = current().cache_dir / f"cedict-en-zh-v{TABLE_VERSION}-{source.stat().st_size}.pickle"
     try:
-        return pickle.loads(cached.read_bytes())
+        loaded = pickle.loads(cached.read_bytes())
+        if isinstance(loaded, Dictionary):
+            return loaded
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
         pass
-    table = _parse(source)
+    parsed = _parse(source)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(cached, pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL))
+        atomic_write_bytes(cached, pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL))
         for stale in cached.parent.glob("cedict-en-zh-v*.pickle"):
             if stale != cached:
                 stale.unlink(missing_ok=True)  # an older parsing's table
     except OSError:
         pass  # a read-only cache: parse again next time
-    return table
+    return parsed
 
 
-def _parse(source: Path) -> dict[tuple[str, ...], tuple[str, ...]]:
+def english_to_chinese() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Stemmed English phrase -> simplified headwords (``Dictionary.table``)."""
+    return dictionary().table
+
+
+def _parse(source: Path) -> Dictionary:
     table: dict[tuple[str, ...], list[str]] = {}
+    readings: dict[str, set[str]] = {}
     heads: dict[tuple[str, ...], list[str]] = {}  # "list" from "list of names": after the exact senses
     with gzip.open(source, "rt", encoding="utf-8") as lines:
         for line in lines:
@@ -143,6 +161,9 @@ def _parse(source: Path) -> dict[tuple[str, ...], tuple[str, ...]]:
                 continue
             simplified = parts[1]
             proper = rest[:1].isupper()  # capitalised pinyin: a name
+            if len(simplified) == 1 and _HAN.match(simplified):
+                syllable = re.sub(r"[0-9:]", "", rest.partition("]")[0]).lower()
+                readings.setdefault(syllable, set()).add(simplified)
             for definition in re.split(r"[/;]", glosses.strip().rstrip("/")):
                 for phrase in _senses(definition, proper):
                     key = english_key(phrase)
@@ -155,7 +176,7 @@ def _parse(source: Path) -> dict[tuple[str, ...], tuple[str, ...]]:
                         heads.setdefault(english_key(head.group(1)), []).append(simplified)
     for key, words in heads.items():
         table.setdefault(key, []).extend(w for w in words if w not in table[key])
-    return {k: tuple(v) for k, v in table.items()}
+    return Dictionary({k: tuple(v) for k, v in table.items()}, {k: "".join(sorted(v)) for k, v in readings.items()})
 
 
 def chinese_terms(question: str, known: Callable[[str], bool]) -> tuple[str, ...]:
@@ -199,5 +220,46 @@ def about_nothing_here(question: str, known: Callable[[str], bool]) -> bool:
     if _HAN.search(question) or chinese_terms(question, known):
         return False
     table = english_to_chinese()
-    content = [w for w in _EN_WORD.findall(question.lower()) if w not in _EN_STOP and w not in STOPWORDS]
+    words = re.findall(r"[A-Za-z0-9]+", question)
+    content = [w.lower() for w in words if w.lower() not in _EN_STOP and w.lower() not in STOPWORDS]
+    if any(w[:1].isupper() and w.lower() not in _EN_STOP for w in words[1:]):
+        return False  # a name ("Li Xiaofeng"): the dictionary's "li" (a unit of length) says nothing
     return any(table.get((stem(w),)) for w in content)
+
+
+_SYLLABLE_MAX = 6  # "zhuang", "shuang"
+
+
+def _syllables(word: str, readings: dict[str, str]) -> list[str] | None:
+    """A romanised word split into pinyin syllables ("xiaofeng" -> xiao, feng), or None."""
+    if not word:
+        return []
+    for n in range(min(_SYLLABLE_MAX, len(word)), 0, -1):
+        if word[:n] in readings:
+            rest = _syllables(word[n:], readings)
+            if rest is not None:
+                return [word[:n], *rest]
+    return None
+
+
+def name_terms(question: str, text: str, known: Callable[[str], bool] | None = None, limit: int = 3) -> tuple[str, ...]:
+    """Chinese names in ``text`` that an English question spells in pinyin and the
+    dictionary does not list: "Li Xiaofeng" -> 李晓锋 (the characters read li, xiao, feng in
+    a row). With ``known``, matches that are words of the corpus come first and only them
+    when there are any ("Li Qiang": 李强, not the 力强 of 竞争力强)."""
+    if _HAN.search(question):
+        return ()
+    found: list[str] = []
+    book = dictionary()
+    for run in re.findall(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*", question):
+        words = [w for w in re.split(r"[ -]", run) if w.lower() not in _EN_STOP]
+        if not words or book.table.get(english_key(" ".join(words))):
+            continue
+        syllables = _syllables("".join(words).lower(), book.readings)
+        if syllables is None or not 2 <= len(syllables) <= 4:
+            continue
+        pattern = "".join(f"[{book.readings[s]}]" for s in syllables)
+        matches = list(dict.fromkeys(m.group(0) for m in re.finditer(pattern, text)))
+        words = [m for m in matches if known is not None and known(m)]
+        found.extend(m for m in (words or matches) if m not in found)
+    return tuple(found[:limit])

@@ -289,6 +289,11 @@ class HybridIndex:
     def __len__(self) -> int:
         return len(self.chunks)
 
+    @functools.cached_property
+    def text(self) -> str:
+        """Every chunk's text, one per line: what a name spelled in pinyin is looked for in."""
+        return "\n".join(c.text for c in self.chunks)
+
     def uses(self, token: str) -> bool:
         """Whether any chunk has the token."""
         return self.store.document_frequency(token) > 0

@@ -21,7 +21,7 @@ from qa.answer import compose
 from qa.chunking import ChunkingConfig, chunk_documents
 from qa.conversation import Resolution, resolve
 from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
-from qa.crosslingual import chinese_terms, english_to_chinese
+from qa.crosslingual import chinese_terms, dictionary, name_terms
 from qa.documents import add_files, catalog, remove_file
 from qa.errors import QAError
 from qa.fileio import sha256_file
@@ -259,7 +259,7 @@ class Pipeline:
 
         # the English-Chinese table parses once per machine (~4 s) and then loads in ~0.15 s:
         # in the background, so the first English question does not wait for it
-        threading.Thread(target=english_to_chinese, name="qa-cedict", daemon=True).start()
+        threading.Thread(target=dictionary, name="qa-cedict", daemon=True).start()
         encoder = Encoder(model, progress=progress)
         chosen_reader = open_reader(reader, progress=progress)
         corpus, index_folder = folders(corpus_dir, index_dir)
@@ -406,7 +406,7 @@ def with_chinese_terms(question: str, index: HybridIndex) -> str:
     """An English question with the Chinese words the corpus uses for its words appended
     (``qa.crosslingual``): both BM25 and the embedding then match the passages better
     (measured on the dialogues' English turns: README, "English questions")."""
-    terms = chinese_terms(question, index.uses)
+    terms = chinese_terms(question, index.uses) + name_terms(question, index.text, index.uses)
     return f"{question} {' '.join(terms)}" if terms else question
 
 

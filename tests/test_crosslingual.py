@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from qa import crosslingual
-from qa.crosslingual import about_nothing_here, chinese_terms, english_key, english_to_chinese, stem
+from qa.crosslingual import (
+    about_nothing_here,
+    chinese_terms,
+    dictionary,
+    english_key,
+    english_to_chinese,
+    name_terms,
+    stem,
+)
 
 
 def knows(*words: str):  # type: ignore[no-untyped-def]
@@ -56,17 +64,17 @@ def test_a_chinese_question_gets_no_gloss() -> None:
 
 def test_the_parsed_table_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
-    english_to_chinese.cache_clear()
+    dictionary.cache_clear()
     (tmp_path / "cedict-en-zh-v0-1.pickle").write_bytes(b"an older parsing's table")
     try:
         table = english_to_chinese()
         cached = list(tmp_path.glob("cedict-en-zh-*.pickle"))
         assert len(cached) == 1
-        english_to_chinese.cache_clear()
+        dictionary.cache_clear()
         monkeypatch.setattr(crosslingual, "_parse", lambda _source: pytest.fail("parsed again"))
-        assert english_to_chinese() == table
+        assert dictionary().table == table
     finally:
-        english_to_chinese.cache_clear()
+        dictionary.cache_clear()
 
 
 def test_a_question_about_nothing_the_corpus_mentions() -> None:
@@ -74,5 +82,17 @@ def test_a_question_about_nothing_the_corpus_mentions() -> None:
     assert about_nothing_here("How much funding does each of them get?", corpus)  # 资金, 经费…: none here
     assert not about_nothing_here("Who released the list?", corpus)  # 名单 is here
     assert not about_nothing_here("When?", corpus)  # nothing to look up: no evidence either way
+    assert not about_nothing_here("Who is Li Xiaofeng?", corpus)  # a name: "li" the unit of length is no evidence
     assert not about_nothing_here("What about Xyzzq Vrrblt?", corpus)
     assert not about_nothing_here("资金是多少？", corpus)  # Chinese questions have their own rule
+
+
+def test_names_spelled_in_pinyin_are_found_in_the_text() -> None:
+    text = "清华大学建筑学院教授李晓锋介绍称，产业竞争力强。国务院总理李强作政府工作报告。孙捷告诉记者。"
+    assert name_terms("Who is Li Xiaofeng?", text) == ("李晓锋",)
+    assert name_terms("What did Sun Jie say?", text) == ("孙捷",)
+    assert set(name_terms("Who is Li Qiang?", text)) == {"李强", "力强"}  # the characters alone cannot tell
+    assert name_terms("Who is Li Qiang?", text, knows("李强")) == ("李强",)  # a word of the corpus can
+    assert name_terms("Who from Envision Group is quoted?", text) == ()  # not pinyin
+    assert name_terms("What about Zhejiang?", text) == ()  # in the dictionary: chinese_terms has it
+    assert name_terms("李晓锋是谁？", text) == ()
