@@ -402,11 +402,16 @@ class Pipeline:
         return Result(answer, tuple(hits), reading, Timings(0.0, (t1 - t0) * 1000, total))
 
 
+NAME_SCAN_MAX_CHUNKS = 20_000  # above this, English questions' pinyin names are not looked for
+
+
 def with_chinese_terms(question: str, index: HybridIndex) -> str:
     """An English question with the Chinese words the corpus uses for its words appended
     (``qa.crosslingual``): both BM25 and the embedding then match the passages better
     (measured on the dialogues' English turns: README, "English questions")."""
-    terms = chinese_terms(question, index.uses) + name_terms(question, index.text, index.uses)
+    terms = chinese_terms(question, index.uses)
+    if len(index.chunks) <= NAME_SCAN_MAX_CHUNKS:  # the scan reads every chunk's text (~1 ms for the article)
+        terms += name_terms(question, index.text, index.uses)
     return f"{question} {' '.join(terms)}" if terms else question
 
 
