@@ -801,6 +801,7 @@ def serve(
         pipe = Pipeline.open(corpus, index, progress=sys.stderr.isatty())
         app = create_app(pipe, credentials=auth)  # its documents: the ones the pipeline indexed
         pipe.ask(EXAMPLES[0])  # warm-up (jieba, first forward pass) so the first user does not wait
+        pipe.warm()  # and the English-Chinese dictionary, in the background
     except QAError as e:
         print(str(e), file=sys.stderr)
         return 1

@@ -88,3 +88,14 @@ def test_the_last_document_cannot_be_removed(corpus_copy: Path, tmp_path: Path) 
     assert stored == ["more.md"] and report.rebuilt and {c.doc_id for c in pipe.index.chunks} >= {"more.md", name}
     pipe.remove_document("more.md")
     assert {c.doc_id for c in pipe.index.chunks} == {name} and not (corpus_copy / "more.md").exists()
+
+
+def test_warm_loads_the_dictionary_in_the_background(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from qa import pipeline
+
+    loaded = threading.Event()
+    monkeypatch.setattr(pipeline, "dictionary", loaded.set)
+    pipeline.Pipeline.warm(object())  # type: ignore[arg-type]
+    assert loaded.wait(5)
