@@ -26,6 +26,7 @@ last (``qa.types.Turn``).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Sequence
@@ -438,6 +439,26 @@ def _time_answered(previous: str, history: Sequence[Turn]) -> str:
     return to_simplified(last.short_answer)
 
 
+_RESULT_OF = re.compile(r"^([\u4e00-\u9fff]{1,2}?)出来的?")
+
+
+def _what_was_done(simple: str, previous: str) -> str:
+    """ "选出来的要起什么作用" after a question about 遴选零碳工厂: what the verb was done to
+    (the noun phrase after the earlier question's verb ending in 选, else its topic) is the
+    subject: "遴选出来的零碳工厂要起什么作用"; "" when the earlier question has no such verb."""
+    m = _RESULT_OF.match(simple)
+    assert m is not None
+    verb = next((w for w, f in _words(previous) if f.startswith("v") and w.endswith(m.group(1))), "")
+    if not verb:
+        return ""
+    after = previous[previous.find(verb) + len(verb) :]
+    run = list(itertools.takewhile(lambda x: x[1].startswith((*_NOUN_FLAGS, "m")), _words(after)))  # 零 is "m"
+    noun = "".join(w for w, _ in run) if any(f.startswith(_NOUN_FLAGS) for _, f in run) else ""
+    thing = noun or topic(previous)
+    rest = simple[m.end() :]
+    return f"{verb}出来的{thing}{rest}" if thing else ""
+
+
 def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
     """The standalone question meant by ``question`` after ``history`` (pure)."""
     previous = previous_question(history)
@@ -466,6 +487,8 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
         end = ""
     elif why == "pronoun":
         resolved = _resolve_pronoun(simple, prev, history)
+    elif _RESULT_OF.match(simple) and _what_was_done(simple, prev):
+        resolved = _what_was_done(simple, prev)  # "选出来的…" after "…开始遴选零碳工厂" -> "遴选出来的零碳工厂…"
     else:
         subject = "" if _ONLY_ASKING.match(simple) else topic(prev)
         body = re.sub(r"^(?:那么|那)", "", simple)

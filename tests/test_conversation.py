@@ -190,3 +190,14 @@ def test_a_verb_tagged_as_an_idiom_is_no_subject() -> None:
 @pytest.mark.parametrize("question", ["入选的园区里有多少已经开始干活了？", "企业能从中拿到什么？"])
 def test_a_question_opening_with_its_own_subject_stands_alone(question: str) -> None:
     assert depends_on_context(question) == ""
+
+
+def test_what_was_picked_out_is_what_the_earlier_verb_was_done_to() -> None:
+    after_object = turn("它要求从哪一年开始遴选零碳工厂？", "2026年")
+    assert resolve("選出來是做什麼用的？", [after_object]).question == "遴選出來的零碳工廠是做什麼用的？"
+    after_topic = turn("零碳工厂从哪年开始遴选？", "2026年")  # no object after the verb: its topic
+    assert resolve("选出来的要起什么作用？", [after_topic]).question == "遴选出来的零碳工厂要起什么作用？"
+    # no verb ending in 选 before: the earlier topic goes in front, as for any missing subject
+    assert (
+        resolve("选出来的要起什么作用？", [turn("首批园区有哪些特点？")]).question == "首批园区选出来的要起什么作用？"
+    )
