@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.lists import asked_count
+from qa.lists import asked_count, gather_items
 
 _NUMERAL = r"[0-9０-９零〇一二两三四五六七八九十百千万亿半]"
 # (kind, how a question asks for it, what an answer of that kind contains)
@@ -55,3 +55,11 @@ def fits(kind: AnswerKind | None, answer: str) -> bool:
     if kind.name == "items":
         return len(_LIST_SEPARATORS.findall(answer)) >= kind.items - 1
     return next(p for k, _, p in _KINDS if k == kind.name).search(answer) is not None
+
+
+def span_fits(kind: AnswerKind | None, text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is of the kind asked for; for a list of N things the head
+    of an announced list of N counts too (the reply gathers its items: ``qa.lists``)."""
+    if kind is not None and kind.name == "items" and len(gather_items(text, start, end)) == kind.items:
+        return True
+    return fits(kind, text[start:end])

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa.crosslingual import english_key, english_to_chinese
+from qa.crosslingual import EN_FUNCTION_WORDS, english_key, english_to_chinese
 from qa.normalize import CJK, is_traditional, to_simplified, to_traditional
 from qa.qualifiers import qualifiers
 from qa.tokenize import STOPWORDS, tokenize
@@ -72,15 +72,6 @@ _PREDICATE_START = re.compile(r"^(?:是|还|又|也|都|另外|一共|总共|共
 _ONLY_ASKING = re.compile(r"^(?:那么?)?(?:为什么|为何|怎么样?|如何|怎样|然后|还有吗|还有呢|具体呢|比如)$")
 _NOUN_FLAGS = ("n", "j", "b", "eng", "nr", "ns", "nt", "nz", "nrt", "l", "i")
 _EN_PRONOUN = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her)\b", re.I)
-_EN_STOP = frozenset(
-    w
-    for line in (
-        "a an the of to in on at for and or is are was were be been by with from",
-        "as what which who whom when where why how does do did many much it its they them their he",
-        "him his she her this that these those there",
-    )
-    for w in line.split()
-)
 _EN_WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:(?:what|how)\s+about\s+)?(.+?)[?.!\s]*$", re.I)
 _EN_AND = re.compile(r"^\s*(?:and\s+|(?:what|how)\s+about\s+)", re.I)
 _EN_PHRASE = re.compile(r"\b(the\s+[^?.!,;]+)", re.I)
@@ -209,8 +200,7 @@ def _leans_on_pronoun(simple: str) -> bool:
         return False
     masked = _mask_non_pronouns(simple)
     at = masked.find(pronoun)
-    before = _words(simple[:at])
-    if pronoun in ("这些", "那些") and before and before[-1][1].startswith(_NOUN_FLAGS):
+    if pronoun in ("这些", "那些") and _ends_on_noun(simple[:at]):
         return False  # "钢铁这些行业": steel and industries like it, named right there
     if pronoun in ("他", "她", "他们", "她们"):
         return not _person(simple[:at])
@@ -220,6 +210,11 @@ def _leans_on_pronoun(simple: str) -> bool:
         return False  # "那次工信工作会议…": the demonstrative introduces a named thing
     specific, generic = _content(simple)
     return (at <= 1 and specific == 0) or (specific == 0 and generic <= 2)
+
+
+def _ends_on_noun(text: str) -> bool:
+    words = _words(text)
+    return bool(words) and words[-1][1].startswith(_NOUN_FLAGS)
 
 
 def _described(rest: str) -> bool:
@@ -285,7 +280,7 @@ def _opens_with_subject(simple: str) -> bool:
 def depends_on_context(question: str) -> str:
     """Why the question needs the earlier turns ("" when it stands alone)."""
     if not _CJK.search(question):
-        content = [w for w in re.findall(r"[a-z][a-z'-]+", question.lower()) if w not in _EN_STOP]
+        content = [w for w in re.findall(r"[a-z][a-z'-]+", question.lower()) if w not in EN_FUNCTION_WORDS]
         if _EN_AND.match(question) and len(content) <= 3:
             return "what-about"
         if _EN_PRONOUN.search(question):
@@ -445,9 +440,11 @@ _RESULT_OF = re.compile(r"^([\u4e00-\u9fff]{1,2}?)出来的?")
 def _what_was_done(simple: str, previous: str) -> str:
     """ "选出来的要起什么作用" after a question about 遴选零碳工厂: what the verb was done to
     (the noun phrase after the earlier question's verb ending in 选, else its topic) is the
-    subject: "遴选出来的零碳工厂要起什么作用"; "" when the earlier question has no such verb."""
+    subject: "遴选出来的零碳工厂要起什么作用"; "" when the question is no "V出来的…" or the
+    earlier question has no such verb."""
     m = _RESULT_OF.match(simple)
-    assert m is not None
+    if m is None:
+        return ""
     verb = next((w for w, f in _words(previous) if f.startswith("v") and w.endswith(m.group(1))), "")
     if not verb:
         return ""
@@ -476,8 +473,8 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
     simple, prev = to_simplified(_strip(question)), to_simplified(previous)
     end = question.strip()[len(_strip(question)) :] or "？"
     focus = ""
-    when = _time_answered(prev, history)
-    if when and _TIME_ANAPHOR.search(simple):  # "当时开的是哪个会？" after "…是哪天作的报告？" -> 3月5日
+    if _TIME_ANAPHOR.search(simple) and (when := _time_answered(prev, history)):
+        # "当时开的是哪个会？" after "…是哪天作的报告？" -> 3月5日
         why, resolved = "time", _TIME_ANAPHOR.sub(when, simple, count=1)
     elif why == "ne":
         term = _NE_QUESTION.match(simple)
@@ -487,8 +484,8 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
         end = ""
     elif why == "pronoun":
         resolved = _resolve_pronoun(simple, prev, history)
-    elif _RESULT_OF.match(simple) and _what_was_done(simple, prev):
-        resolved = _what_was_done(simple, prev)  # "选出来的…" after "…开始遴选零碳工厂" -> "遴选出来的零碳工厂…"
+    elif done := _what_was_done(simple, prev):
+        resolved = done  # "选出来的…" after "…开始遴选零碳工厂" -> "遴选出来的零碳工厂…"
     else:
         subject = "" if _ONLY_ASKING.match(simple) else topic(prev)
         body = re.sub(r"^(?:那么|那)", "", simple)

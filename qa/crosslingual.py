@@ -24,23 +24,30 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from qa.normalize import has_chinese
 from qa.tokenize import STOPWORDS
 
 MAX_PHRASE_WORDS = 4  # longest English phrase looked up as one entry
 MAX_SENSES = 4  # Chinese words kept per English word or phrase (those the corpus uses)
 _EN_WORD = re.compile(r"[a-z0-9]+")
-_HAN = re.compile(r"[\u3400-\u9fff]")
-# Words that carry no content of their own in a question (besides qa.tokenize's stop words).
-_EN_STOP = frozenset(
+# English function words: what a question says besides its content ("what about X?", "it").
+EN_FUNCTION_WORDS = frozenset(
     w
     for line in (
-        "a an the of to in on at for and or is are was were be been being by with from as",
-        "what which who whom whose when where why how does do did many much it its they them",
-        "their he him his she her this that these those there than then so not no yes any all",
-        "each every some about into out up down over under again can could should would will",
-        "shall may might must have has had get gets got one ones other others",
-        "roughly approximately around also too only just very more most less least such own",
-        "same both either neither whether if",
+        "a an the of to in on at for and or is are was were be been by with from",
+        "as what which who whom when where why how does do did many much it its they them their he",
+        "him his she her this that these those there",
+    )
+    for w in line.split()
+)
+# ... and the words that carry no content in a question either (besides qa.tokenize's stop words).
+_EN_STOP = EN_FUNCTION_WORDS | frozenset(
+    w
+    for line in (
+        "being whose than then so not no yes any all each every some about into out up down over under",
+        "again can could should would will shall may might must have has had get gets got one ones",
+        "other others roughly approximately around also too only just very more most less least such",
+        "own same both either neither whether if",
     )
     for w in line.split()
 )
@@ -161,7 +168,7 @@ def _parse(source: Path) -> Dictionary:
                 continue
             simplified = parts[1]
             proper = rest[:1].isupper()  # capitalised pinyin: a name
-            if len(simplified) == 1 and _HAN.match(simplified):
+            if len(simplified) == 1 and "\u3400" <= simplified <= "\u9fff":
                 syllable = re.sub(r"[0-9:]", "", rest.partition("]")[0]).lower()
                 readings.setdefault(syllable, set()).add(simplified)
             for definition in re.split(r"[/;]", glosses.strip().rstrip("/")):
@@ -171,9 +178,9 @@ def _parse(source: Path) -> Dictionary:
                         words = table.setdefault(key, [])
                         if simplified not in words:
                             words.append(simplified)
-                    head = re.match(r"^([a-z]+(?: [a-z]+)?) of \w", phrase)
-                    if head and head.group(1) not in _EN_STOP:
-                        heads.setdefault(english_key(head.group(1)), []).append(simplified)
+                    of_what = re.match(r"^([a-z]+(?: [a-z]+)?) of \w", phrase)
+                    if of_what and of_what.group(1) not in _EN_STOP:
+                        heads.setdefault(english_key(of_what.group(1)), []).append(simplified)
     for key, words in heads.items():
         table.setdefault(key, []).extend(w for w in words if w not in table[key])
     return Dictionary({k: tuple(v) for k, v in table.items()}, {k: "".join(sorted(v)) for k, v in readings.items()})
@@ -182,7 +189,7 @@ def _parse(source: Path) -> Dictionary:
 def chinese_terms(question: str, known: Callable[[str], bool]) -> tuple[str, ...]:
     """The Chinese words (ones ``known`` to the corpus) an English question's words and
     phrases translate to, in question order; () for a question with Chinese in it."""
-    if _HAN.search(question):
+    if has_chinese(question):
         return ()
     raw = _EN_WORD.findall(re.sub(r"'s\b", "", question.lower()))
     words = [stem(w) for w in raw]
@@ -217,7 +224,7 @@ def about_nothing_here(question: str, known: Callable[[str], bool]) -> bool:
     and the corpus uses none of them ("How much funding does each of them get?": 资金, 经费,
     款项… appear nowhere): it asks about something the documents never mention. False for
     a question with nothing the dictionary knows (names, "When?"): no evidence either way."""
-    if _HAN.search(question) or chinese_terms(question, known):
+    if has_chinese(question) or chinese_terms(question, known):
         return False
     table = english_to_chinese()
     words = re.findall(r"[A-Za-z0-9]+", question)
@@ -247,7 +254,7 @@ def name_terms(question: str, text: str, known: Callable[[str], bool] | None = N
     dictionary does not list: "Li Xiaofeng" -> 李晓锋 (the characters read li, xiao, feng in
     a row). With ``known``, matches that are words of the corpus come first and only them
     when there are any ("Li Qiang": 李强, not the 力强 of 竞争力强)."""
-    if _HAN.search(question):
+    if has_chinese(question):
         return ()
     found: list[str] = []
     book = dictionary()
@@ -260,6 +267,6 @@ def name_terms(question: str, text: str, known: Callable[[str], bool] | None = N
             continue
         pattern = "".join(f"[{book.readings[s]}]" for s in syllables)
         matches = list(dict.fromkeys(m.group(0) for m in re.finditer(pattern, text)))
-        words = [m for m in matches if known is not None and known(m)]
-        found.extend(m for m in (words or matches) if m not in found)
+        corpus_words = [m for m in matches if known is not None and known(m)]
+        found.extend(m for m in (corpus_words or matches) if m not in found)
     return tuple(found[:limit])

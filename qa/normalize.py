@@ -96,6 +96,11 @@ def _is_cjk(ch: str) -> bool:
     return bool(ch) and _CJK_RE.match(ch) is not None
 
 
+def has_chinese(text: str) -> bool:
+    """Whether the text has a Chinese character (a question without one is read as English)."""
+    return _CJK_RE.search(text) is not None
+
+
 # ---------------------------------------------------------------- the cleaning steps
 def apply_corrections(text: str, offsets: list[int], corrections: Iterable[Correction]) -> tuple[str, list[int]]:
     """Apply reviewed literal fixes (from ``corpus/corrections.tsv``)."""

@@ -29,6 +29,7 @@ from qa.index import HybridIndex, ProgressCallback, read_manifest, required_sett
 from qa.intents import detect_intent, intent_answer
 from qa.lists import asked_count, gather_items, is_list_question
 from qa.loaders import SUPPORTED_LIST
+from qa.normalize import has_chinese
 from qa.reader import HeuristicReader, Reader, open_reader
 from qa.retrieve import FusionConfig, Retriever
 from qa.types import MODES, Answer, Document, Hit, Mode, Reading, Result, Timings, Turn
@@ -412,6 +413,8 @@ def with_chinese_terms(question: str, index: HybridIndex) -> str:
     """An English question with the Chinese words the corpus uses for its words appended
     (``qa.crosslingual``): both BM25 and the embedding then match the passages better
     (measured on the dialogues' English turns: README, "English questions")."""
+    if has_chinese(question):
+        return question  # before ``index.text``: a Chinese question never joins the chunk texts
     terms = chinese_terms(question, index.uses)
     if len(index.chunks) <= NAME_SCAN_MAX_CHUNKS:  # the scan reads every chunk's text (~1 ms for the article)
         terms += name_terms(question, index.text, index.uses)

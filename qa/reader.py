@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -29,11 +28,10 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.answer_types import AnswerKind, expected_kind, fits
+from qa.answer_types import AnswerKind, expected_kind, span_fits
 from qa.chunking import sentence_around
 from qa.errors import QAError
-from qa.lists import gather_items
-from qa.normalize import CJK, to_simplified
+from qa.normalize import has_chinese, to_simplified
 from qa.qualifiers import contradicted
 from qa.reader_inputs import (
     SpanScore,
@@ -52,7 +50,6 @@ from qa.types import Hit, Reading, Span
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_READER_DIR = PROJECT_ROOT / "models" / "reader"
-_CJK = re.compile(f"[{CJK}]")
 KIND_CANDIDATES = 20  # spans per window looked through for one of the asked kind
 
 
@@ -118,6 +115,25 @@ def _as(default: object, value: object) -> object:
     if isinstance(default, bool):
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
     return type(default)(value)
+
+
+def span_of_kind(
+    logits: np.ndarray,
+    n_question: int,
+    n_window: int,
+    kind: AnswerKind | None,
+    text: str,
+    offsets: Sequence[tuple[int, int]],
+) -> tuple[SpanScore, bool]:
+    """(span, of the kind asked): the window's best span of the kind the question asks
+    for (``qa.answer_types``), the best of its ``KIND_CANDIDATES`` best spans that is a
+    day for 哪天, a count for 多少个; else its best span, which then loses to any
+    window's span of the kind (the decline threshold judges whichever is chosen)."""
+    if kind is None:
+        return best_span(logits, n_question, n_window), True
+    spans = ranked_spans(logits, n_question, n_window, limit=KIND_CANDIDATES)
+    found = next((s for s in spans if span_fits(kind, text, offsets[s.start][0], offsets[s.end][1])), None)
+    return (found, True) if found is not None else (spans[0], False)
 
 
 def window_evidence(span: SpanScore) -> float:
@@ -249,39 +265,14 @@ class ModelReader:
         with self._lock:
             return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
 
-    def _span_of_kind(
-        self,
-        logits: np.ndarray,
-        n_question: int,
-        n_window: int,
-        kind: AnswerKind | None,
-        text: str,
-        offsets: Sequence[tuple[int, int]],
-    ) -> tuple[SpanScore, bool]:
-        """(span, of the kind asked): the window's best span of the kind the question asks
-        for (``qa.answer_types``), the best of its ``KIND_CANDIDATES`` best spans that is a
-        day for 哪天, a count for 多少个; else its best span, which then loses to any
-        window's span of the kind (the decline threshold judges whichever is chosen)."""
-        if kind is None:
-            return best_span(logits, n_question, n_window), True
-        spans = ranked_spans(logits, n_question, n_window, limit=KIND_CANDIDATES)
-
-        def of_kind(span: SpanScore) -> bool:
-            start, end = offsets[span.start][0], offsets[span.end][1]
-            if kind.name == "items" and len(gather_items(text, start, end)) == kind.items:
-                return True  # the head of an announced list of that many: the reply gathers them
-            return fits(kind, text[start:end])
-
-        found = next((s for s in spans if of_kind(s)), None)
-        return (found, True) if found is not None else (spans[0], False)
-
     def read(self, question: str, hits: Sequence[Hit], idf: Callable[[str], float] | None = None) -> Reading:
         read = list(hits[: self.config.read_hits])
         if not read:
             return Reading(self.name, abstained=True)
-        if self.config.heuristic_without_chinese and not _CJK.search(question):
+        if self.config.heuristic_without_chinese and not has_chinese(question):
             return heuristic_reading(question, hits, AbstainRule(), idf)
-        q_ids = encode_question(self._tokenizer, to_simplified(question), self._special)
+        simple = to_simplified(question)
+        q_ids = encode_question(self._tokenizer, simple, self._special)
         contexts = [self._context(h.chunk.text) for h in read]
         order = [(s.chunk_index, s.start, s.end) for s in rank_sentences(question, read, idf)]
         chosen = choose_windows(order, [c[1] for c in contexts], context_budget(len(q_ids)), self.config.max_windows)
@@ -290,10 +281,10 @@ class ModelReader:
         rows = [assemble(q_ids, contexts[h][0], (a, b), self._special) for h, a, b in chosen]
         logits = self.logits(rows)
         best: tuple[bool, float, float, Span] | None = None
-        kind = expected_kind(to_simplified(question)) if self.config.answer_kind_spans else None
+        kind = expected_kind(simple) if self.config.answer_kind_spans else None
         for (h, a, b), lg in zip(chosen, logits, strict=True):
             offsets = contexts[h][1]
-            span, of_kind = self._span_of_kind(lg, len(q_ids), b - a, kind, read[h].chunk.text, offsets[a:])
+            span, of_kind = span_of_kind(lg, len(q_ids), b - a, kind, read[h].chunk.text, offsets[a:])
             evidence = window_evidence(span)
             score = combined_score(evidence, h, self.config.rank_weight)
             chars = Span(h, offsets[a + span.start][0], offsets[a + span.end][1], evidence)
@@ -306,7 +297,7 @@ class ModelReader:
             text = read[span_chars.hit].chunk.text
             s, e = sentence_around(text, span_chars.start, span_chars.end)
             sentence = text[s:e]
-            declined = contradicted(to_simplified(question), sentence) is not None
+            declined = contradicted(simple, sentence) is not None
         return Reading(
             self.name,
             abstained=declined,

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 
 from qa.chunking import split_sentences
 from qa.crosslingual import about_nothing_here, chinese_terms
-from qa.normalize import CJK, to_simplified
+from qa.normalize import has_chinese, to_simplified
 from qa.tokenize import tokenize
 from qa.types import Hit, Reading
 
 _NUMBER = re.compile(r"\d+(?:[.,/]\d+)*%?")
-_CJK = re.compile(f"[{CJK}]")
 _ENGLISH_WORD = re.compile(r"[a-z0-9]*[a-z][a-z0-9]*")  # "congress", "14th"; not "2025", "..", "零碳"
 # Weight of a sentence's own dense similarity, per unit of cosine below the best
 # sentence's. Sentence cosines of one question spread over ~0.02-0.10, so this moves a
@@ -74,6 +73,12 @@ class Sentence:
     words: float  # words + passage rank only: how well the sentence covers the question
 
 
+def _corpus_uses(idf: Callable[[str], float]) -> Callable[[str], bool]:
+    """Whether the corpus uses a word, told by its idf: below that of a word no chunk has."""
+    unknown = idf("\x00")
+    return lambda word: idf(word) < unknown
+
+
 def question_terms(question: str, idf: Callable[[str], float] | None = None) -> dict[str, float]:
     """Content words of the question with weights: corpus idf when known, else word length.
 
@@ -82,9 +87,8 @@ def question_terms(question: str, idf: Callable[[str], float] | None = None) -> 
     question also gets the Chinese words the corpus uses for its words (``qa.crosslingual``).
     """
     tokens = dict.fromkeys(tokenize(question))
-    if idf is not None and not _CJK.search(question):
-        unknown = idf("\x00")  # the weight of a word no chunk has
-        tokens.update(dict.fromkeys(chinese_terms(question, lambda w: idf(w) < unknown)))
+    if idf is not None and not has_chinese(question):
+        tokens.update(dict.fromkeys(chinese_terms(question, _corpus_uses(idf))))
     if idf is None:
         return {t: float(min(len(t), 4)) for t in tokens}
     return {t: idf(t) for t in tokens}
@@ -146,10 +150,8 @@ def should_abstain(
     if not terms or (words and all(_ENGLISH_WORD.fullmatch(t) for t in words)):
         # English words (and numbers: "14th", "20"): words cannot be compared across
         # languages, so the dense match tells, unless the corpus has none of their Chinese words
-        if idf is not None:
-            unknown = idf("\x00")
-            if about_nothing_here(question, lambda w: idf(w) < unknown):
-                return True
+        if idf is not None and about_nothing_here(question, _corpus_uses(idf)):
+            return True
         return dense_top < rule.strong_dense
     best_cov = max(coverage(terms, window) for h in hits[:3] for window in sentence_windows(h.chunk.text))
     if best_cov < rule.min_coverage:
