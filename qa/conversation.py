@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa.crosslingual import EN_FUNCTION_WORDS, english_key, english_to_chinese
+from qa.crosslingual import EN_FUNCTION_WORDS, english_key, english_to_chinese, romanised
 from qa.normalize import CJK, is_traditional, to_simplified, to_traditional
 from qa.qualifiers import qualifiers
 from qa.tokenize import STOPWORDS, tokenize
@@ -68,7 +68,9 @@ _PREDICATES = frozenset(
 # Function words that may sit inside a topic ("全国各类园区", "今年的报告").
 _IN_TOPIC = frozenset(w for line in ("的 各 各类 各个 各种 每 每个 所有 全部 全国 等 和 与 及",) for w in line.split())
 # A question starting like this has no subject of its own: "是在哪次会议上？"
-_PREDICATE_START = re.compile(r"^(?:是|还|又|也|都|另外|一共|总共|共|分别|具体|主要|所以|因此|那么?|而且|但|可是|然后)")
+_PREDICATE_START = re.compile(
+    r"^(?:是|还|又|也|都|另外|一共|总共|共|分别|具体|主要|所以|因此|那么?|而且|但|可是|然后|(?:为什么|为何)还?(?:要|会|需要))"
+)
 _ONLY_ASKING = re.compile(r"^(?:那么?)?(?:为什么|为何|怎么样?|如何|怎样|然后|还有吗|还有呢|具体呢|比如)$")
 _NOUN_FLAGS = ("n", "j", "b", "eng", "nr", "ns", "nt", "nz", "nrt", "l", "i")
 _EN_PRONOUN = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her)\b", re.I)
@@ -87,6 +89,7 @@ class Resolution:
     rule: str = "none"
     focus: str = ""  # the term a 呢-question swapped in: the passages must name it to answer
     exclude: tuple[str, ...] = ()  # what "另外/其他…" sets aside (earlier answers): no answer of its own
+    read_past: bool = False  # "除此之外呢？", "另外还强调了什么？": another answer, not one of ``exclude``
 
     def allows(self, passages: Sequence[str], answer: str) -> bool:
         """Whether an answer read from these (simplified) passages fits the conversation: the
@@ -144,9 +147,15 @@ def _core(resolved: str) -> str:
 def topic(question: str) -> str:
     """The noun phrase a (simplified) question is about: what comes before its predicate.
 
-    "首批国家级零碳园区是谁公布的" -> "首批国家级零碳园区"; "孙捷接受了哪家媒体的采访" -> "孙捷".
-    Empty when the question starts with its predicate or a question word.
+    "首批国家级零碳园区是谁公布的" -> "首批国家级零碳园区"; "孙捷接受了哪家媒体的采访" -> "孙捷";
+    from a later clause when the first has none: "我们是做锂电池的，零碳工厂什么时候…" ->
+    "零碳工厂". Empty when the question starts with its predicate or a question word.
     """
+    clauses = [c for c in re.split(r"[，,；;]", _strip(question)) if c]
+    return next((found for c in clauses if (found := _clause_topic(c))), "")
+
+
+def _clause_topic(question: str) -> str:
     text = re.sub(r"^(?:那么|那|请问|我想知道|想问一下|问一下|其中)", "", _strip(question))
     title = re.match(r"《[^》]+》|“[^”]+”|「[^」]+」", text)
     if title:  # a title or a quoted name opening the question is its topic
@@ -293,6 +302,8 @@ def depends_on_context(question: str) -> str:
         return "pronoun"
     if _lacks_subject(simple):
         return "ellipsis"
+    if _SAID_HOW.search(simple):
+        return "object"  # "报告里是怎么说的？": said about what?
     return ""
 
 
@@ -357,13 +368,36 @@ def _resolve_ne(term: str, previous: str) -> str:
     if term in TIME_WORDS:  # "之前呢？": the same question, at another time
         old = _same_kind_term(term, previous)
         return previous.replace(old, term, 1) if old else f"{term}{_strip(previous)}？"
-    old = _same_kind_term(term, previous) or asked_attribute(previous)
-    if old and old != term:
-        return previous.replace(old, term, 1)
+    old = _same_frame(term, previous) or _same_kind_term(term, previous) or asked_attribute(previous)
     subject = topic(previous)
+    if old and old in subject and subject[-1] == term[-1]:
+        old = subject  # "东部沿海地区" for "中西部能源富集区" (both 区), not for its 中西部 alone
+    if old and old != term:
+        return previous.replace(old, _with_modifier(old, term), 1)
     if subject:
-        return previous.replace(subject, term, 1)
+        return previous.replace(subject, _with_modifier(subject, term), 1)
     return f"{term}{_strip(previous)}？"
+
+
+def _same_frame(term: str, previous: str) -> str:
+    """The words of ``previous`` in the same frame as ``term``: "做锂电池的" for "做钢铁的"
+    (same first and last character, a different middle of similar length)."""
+    if len(term) < 3:
+        return ""
+    middle = f"[\u4e00-\u9fff]{{1,{len(term)}}}?"
+    m = re.search(re.escape(term[0]) + middle + re.escape(term[-1]), previous)
+    return m.group(0) if m and m.group(0) != term else ""
+
+
+def _with_modifier(old: str, term: str) -> str:
+    """A bare noun for a modified one keeps the modifier: "园区" for "零碳工厂" is "零碳园区"
+    (a two-character modifier and head; names, places and times are swapped whole)."""
+    words, swapped = _words(old), _words(term)
+    if len(old) != 4 or len(swapped) != 1 or len(term) != 2 or not words or len(words[-1][0]) != 2:
+        return term
+    plain = [f for _, f in [*words, *swapped] if f.startswith(_SPECIFIC_FLAGS) or f in ("t", "nz")]
+    nouns = words[-1][1].startswith("n") and swapped[0][1].startswith("n")
+    return old[:2] + term if nouns and not plain else term
 
 
 def _referent(pronoun: str, noun: str, previous: str, history: Sequence[Turn]) -> str:
@@ -398,7 +432,27 @@ def _resolve_pronoun(simple: str, previous: str, history: Sequence[Turn]) -> str
     return simple[:at] + replacement + simple[at + len(pronoun) :]
 
 
-def _resolve_english(question: str, previous: str, why: str) -> tuple[str, str]:
+_WHO = re.compile(r"\s*who\b", re.I)
+
+
+def _english_person(previous: str, history: Sequence[Turn]) -> str:
+    """Who an English "he/she" is: the name the earlier question gives ("Sun Jie", 孙捷), or
+    after "Who …?" the person its answer names; "" when neither names one."""
+    if _WHO.match(previous):  # after "Who …?" he is its answer
+        last = history[-1].answer if history else None
+        if last is None or last.abstained:
+            return ""
+        short = to_simplified(last.short_answer or "")
+        person = short if _person(short) else _person(to_simplified(last.answer))
+    else:
+        name = _EN_NAME.search(previous)
+        if name:
+            return name.group(0)
+        person = _person(to_simplified(previous))
+    return romanised(person) or person  # spelled out, the question stays English
+
+
+def _resolve_english(question: str, previous: str, why: str, history: Sequence[Turn] = ()) -> tuple[str, str]:
     """(resolved, focus): a pronoun becomes the earlier question's "the …" phrase; "what
     about X" puts X in place of the earlier question's name or number of the same kind;
     otherwise the earlier question is carried along in brackets."""
@@ -413,13 +467,82 @@ def _resolve_english(question: str, previous: str, why: str) -> tuple[str, str]:
     phrase = _EN_PHRASE.search(previous)
     pronoun = _EN_PRONOUN.search(question)
     if pronoun and pronoun.group(0).lower() in _EN_PERSON:  # "he" is a name, never "the article"
-        name = _EN_NAME.search(previous)
-        if name and not re.match(r"\s*who\b", previous, re.I):  # after "Who …?" he is its answer
-            return _EN_PRONOUN.sub(name.group(0), question, count=1), ""
+        name = _english_person(previous, history)
+        if name:
+            named = _EN_PRONOUN.sub(
+                lambda p: name + ("'s" if p.group(0).lower() in ("his", "her") else ""), question, 1
+            )
+            # after "Who …?" the earlier question comes along: the name alone is a thin search
+            return (f"{named.rstrip()} ({previous.strip()})" if _WHO.match(previous) else named), ""
         phrase = None
     if why == "pronoun" and phrase:
         return _EN_PRONOUN.sub(lambda p: phrase.group(1).strip(), question, count=1), ""
     return f"{question.rstrip()} ({previous.strip()})", ""
+
+
+_MORE = re.compile(
+    r"^(?:那么?)?(?:除此之外|除此以外|除了这个|除了这些|此外|另外|还有|其他|其它|别的)(?:的)?(?:呢|吗|还有吗|还有呢|还有什么)?$"
+    r"|^还有(?:别的|其他|其它)?(?:吗|呢|什么)$"
+)
+# "这是跟什么比的？", "这算是…吗？": 这 is what was answered; not "这是哪批…" (what 这 is, asked)
+_ANOTHER = re.compile(r"(?:另外|此外|除此之外|除此以外)还|还有(?:什么|哪些|别的|其他|其它)")  # "另外还…": more
+_THIS_IS = re.compile(r"^(?:那么?)?(?:这|那)(?=(?:就|也|还)?(?:是|算|意味着|说明|表明|属于)(?!谁|什么|哪|多少|几))")
+_ASKED_PHRASE = re.compile(
+    r"(?:多少|几)[个家项种大]?|什么(?:[\u4e00-\u9fff]{1,2}(?=[？?，,]|$))?|哪[一个些家位种项次年天]?(?:[\u4e00-\u9fff]{1,2}(?=[？?，,]|$))?|谁"
+)
+_SAID_HOW = re.compile(r"(?:是)?(?:怎么|如何|怎样)(?:说|提|讲|写|表述)的?$")
+
+
+def _last_short_answer(history: Sequence[Turn]) -> str:
+    last = history[-1].answer if history else None
+    return to_simplified(last.short_answer) if last is not None and not last.abstained and last.short_answer else ""
+
+
+def _claim(previous: str, answer: str) -> str:
+    """The earlier question turned into what its answer says: "…预计能降到什么水平" with
+    "约…的1/10" -> "…预计能降到约…的1/10" ("" when it asks no question word)."""
+    question = _strip(previous)
+    m = _ASKED_PHRASE.search(question)
+    if m is None or not answer:
+        return ""
+    return question[: m.start()] + answer + re.sub(r"(?:呢|吗|的)$", "", question[m.end() :])
+
+
+def _object_of(previous: str) -> str:
+    """What an earlier question was about, as the object of "怎么说…的": its topic, else the
+    topic after its opening verb ("推动零碳工厂建设的说法…" -> "零碳工厂建设")."""
+    found = topic(previous)
+    if not found:
+        words = _words(_strip(previous))
+        if words and words[0][1].startswith("v"):
+            found = topic(_strip(previous)[len(words[0][0]) :])
+    return re.sub(r"的?(?:说法|表述|提法)$", "", found)
+
+
+_MODALS = frozenset(["要", "能", "会", "可以", "需要", "应该", "得", "还要", "将"])
+
+
+def _with_object(simple: str, previous: str) -> str:
+    """A verb the earlier question used with 把 keeps its object: "最后要降到什么程度" after
+    "…要把哪里的碳排放降下来" -> "最后要把碳排放降到什么程度" (the 哪里的 asked is dropped)."""
+    if "把" in simple:
+        return simple
+    verb = next((w for w, f in _words(simple) if f.startswith("v") and w not in _MODALS), "")
+    m = re.search(f"把([^，,。？?]{{1,10}}?){re.escape(verb[:1])}", previous) if verb else None
+    thing = re.sub(r"^(?:哪里|哪儿|哪些|哪个|什么)的?", "", m.group(1)) if m else ""
+    if not thing or _QUESTION_WORDS.search(thing):
+        return simple
+    at = simple.find(verb)
+    return f"{simple[:at]}把{thing}{simple[at:]}"
+
+
+def _said_about(simple: str, previous: str) -> str:
+    """ "报告里是怎么说的？" after a question about 零碳工厂建设 -> "报告里是怎么说零碳工厂建设的"."""
+    thing = _object_of(previous)
+    m = _SAID_HOW.search(simple)
+    if not thing or m is None:
+        return ""
+    return simple[: m.start()] + m.group(0).rstrip("的") + thing + "的"
 
 
 _TIME_ANAPHOR = re.compile(r"当时|那时候?|那一?天|当天|那一?年|当年")
@@ -465,7 +588,7 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
     if not _CJK.search(question):
         if _CJK.search(previous):  # English after Chinese: the earlier question carries the topic
             return Resolution(f"{question.rstrip()} ({previous.strip()})", "context")
-        resolved, focus = _resolve_english(question, previous, why)
+        resolved, focus = _resolve_english(question, previous, why, history)
         return Resolution(resolved, why, focus)
     if not _CJK.search(previous):  # Chinese after English
         return Resolution(f"{previous.strip()} {question.strip()}", "context")
@@ -476,11 +599,21 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
     if _TIME_ANAPHOR.search(simple) and (when := _time_answered(prev, history)):
         # "当时开的是哪个会？" after "…是哪天作的报告？" -> 3月5日
         why, resolved = "time", _TIME_ANAPHOR.sub(when, simple, count=1)
+    elif _MORE.match(simple):  # "除此之外呢？": the same question, another answer than the last
+        answer = _last_short_answer(history)
+        why, resolved, end = "more", (f"除了{answer}，{_strip(prev)}" if answer else _strip(prev)), "？"
+    elif why == "pronoun" and _THIS_IS.match(simple) and (claim := _claim(prev, _last_short_answer(history))):
+        # "这是跟什么比的？" after "…能降到什么水平？" (约…的1/10): 这 is what was answered
+        resolved = f"{claim}，{simple[_THIS_IS.match(simple).end() :]}"  # type: ignore[union-attr]
+    elif why == "object":
+        resolved = _said_about(simple, prev)
     elif why == "ne":
         term = _NE_QUESTION.match(simple)
         body = term.group(1) if term else simple[:-1]
         resolved = _resolve_ne(body, prev)
         focus = "" if body in TIME_WORDS else body  # "如今" may answer "现在呢": a time is no name to find
+        if _same_frame(body, prev):
+            focus = body[1:-1]  # "做钢铁的": the passages name 钢铁, not the frame
         end = ""
     elif why == "pronoun":
         resolved = _resolve_pronoun(simple, prev, history)
@@ -488,21 +621,23 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
         resolved = done  # "选出来的…" after "…开始遴选零碳工厂" -> "遴选出来的零碳工厂…"
     else:
         subject = "" if _ONLY_ASKING.match(simple) else topic(prev)
-        body = re.sub(r"^(?:那么|那)", "", simple)
+        body = _with_object(re.sub(r"^(?:那么|那)", "", simple), prev)
         resolved = f"{subject}{body}" if subject else ""
     if not resolved:  # no referent found: let the earlier question's words carry it
         resolved, why = f"{_strip(prev)}，{simple}", "context"
     resolved += end
-    return Resolution(to_traditional(resolved) if traditional else resolved, why, focus, set_aside(simple, history))
+    more = why == "more" or bool(_ANOTHER.search(simple))
+    aside = set_aside(simple, history, always=more)
+    return Resolution(to_traditional(resolved) if traditional else resolved, why, focus, aside, more)
 
 
 _OTHERS = re.compile(r"另外|其余|其他|其它|别的|此外还|除此之外|除了")
 
 
-def set_aside(simple: str, history: Sequence[Turn], turns: int = 3) -> tuple[str, ...]:
+def set_aside(simple: str, history: Sequence[Turn], turns: int = 3, always: bool = False) -> tuple[str, ...]:
     """The earlier short answers a question about the others sets aside ("另外四个部门是哪些？"
     a turn or two after "工信部"): giving one back would answer the opposite of what was asked."""
-    if not _OTHERS.search(simple):
+    if not (always or _OTHERS.search(simple)):
         return ()
     answers = [t.answer for t in history[-turns:]]
     return tuple(to_simplified(a.short_answer) for a in answers if a is not None and a.short_answer and not a.abstained)

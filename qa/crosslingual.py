@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -106,7 +107,7 @@ def _dictionary_file() -> Path:
     return Path(cccedict.__file__).parent / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
 
 
-TABLE_VERSION = 10  # bump when the parsing below changes: the cached table is rebuilt
+TABLE_VERSION = 11  # bump when the parsing below changes: the cached table is rebuilt
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class Dictionary:
 
     table: dict[tuple[str, ...], tuple[str, ...]]
     readings: dict[str, str]
+    spelling: dict[str, str]  # character -> its most used toneless syllable (强 -> qiang)
 
 
 @lru_cache(maxsize=1)
@@ -157,6 +159,7 @@ def _parse(source: Path) -> Dictionary:
     table: dict[tuple[str, ...], list[str]] = {}
     readings: dict[str, set[str]] = {}
     heads: dict[tuple[str, ...], list[str]] = {}  # "list" from "list of names": after the exact senses
+    uses: Counter[tuple[str, str]] = Counter()  # (character, syllable): in how many headwords
     with gzip.open(source, "rt", encoding="utf-8") as lines:
         for line in lines:
             if line.startswith("#"):
@@ -168,9 +171,11 @@ def _parse(source: Path) -> Dictionary:
                 continue
             simplified = parts[1]
             proper = rest[:1].isupper()  # capitalised pinyin: a name
-            if len(simplified) == 1 and "\u3400" <= simplified <= "\u9fff":
-                syllable = re.sub(r"[0-9:]", "", rest.partition("]")[0]).lower()
-                readings.setdefault(syllable, set()).add(simplified)
+            pinyin = re.sub(r"[0-9:]", "", rest.partition("]")[0]).lower().split()
+            if len(simplified) == 1 and "\u3400" <= simplified <= "\u9fff" and len(pinyin) == 1:
+                readings.setdefault(pinyin[0], set()).add(simplified)
+            if len(pinyin) == len(simplified):
+                uses.update(zip(simplified, pinyin, strict=True))
             for definition in re.split(r"[/;]", glosses.strip().rstrip("/")):
                 for phrase in _senses(definition, proper):
                     key = english_key(phrase)
@@ -183,7 +188,12 @@ def _parse(source: Path) -> Dictionary:
                         heads.setdefault(english_key(of_what.group(1)), []).append(simplified)
     for key, words in heads.items():
         table.setdefault(key, []).extend(w for w in words if w not in table[key])
-    return Dictionary({k: tuple(v) for k, v in table.items()}, {k: "".join(sorted(v)) for k, v in readings.items()})
+    spelling: dict[str, str] = {}
+    for (char, syllable), _ in sorted(uses.items(), key=lambda x: -x[1]):
+        spelling.setdefault(char, syllable)
+    return Dictionary(
+        {k: tuple(v) for k, v in table.items()}, {k: "".join(sorted(v)) for k, v in readings.items()}, spelling
+    )
 
 
 def chinese_terms(question: str, known: Callable[[str], bool]) -> tuple[str, ...]:
@@ -191,6 +201,9 @@ def chinese_terms(question: str, known: Callable[[str], bool]) -> tuple[str, ...
     phrases translate to, in question order; () for a question with Chinese in it."""
     if has_chinese(question):
         return ()
+    for run, _ in _pinyin_names(question):
+        if re.search(r"[ -]", run):  # "Sun Jie" is a name, not the sun (日)
+            question = question.replace(run, " ")
     raw = _EN_WORD.findall(re.sub(r"'s\b", "", question.lower()))
     words = [stem(w) for w in raw]
     table = english_to_chinese()
@@ -249,6 +262,31 @@ def _syllables(word: str, readings: dict[str, str]) -> list[str] | None:
     return None
 
 
+def romanised(name: str) -> str:
+    """A Chinese name spelled as an English question would: 孙捷 -> "Sun Jie", 李晓锋 ->
+    "Li Xiaofeng" (``name_terms`` reads it back); "" when a character has no reading."""
+    spelling = dictionary().spelling
+    syllables = [spelling.get(ch, "") for ch in name]
+    if len(syllables) < 2 or not all(syllables):
+        return ""
+    return f"{syllables[0].capitalize()} {''.join(syllables[1:]).capitalize()}"
+
+
+def _pinyin_names(question: str) -> list[tuple[str, list[str]]]:
+    """Capitalised runs of an English question that spell a name in pinyin and are no
+    dictionary phrase, with their syllables: ("Sun Jie", [sun, jie])."""
+    book = dictionary()
+    out = []
+    for run in re.findall(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*", question):
+        words = [w for w in re.split(r"[ -]", run) if w.lower() not in _EN_STOP]
+        if not words or book.table.get(english_key(" ".join(words))):
+            continue
+        syllables = _syllables("".join(words).lower(), book.readings)
+        if syllables is not None and 2 <= len(syllables) <= 4:
+            out.append((run, syllables))
+    return out
+
+
 def name_terms(question: str, text: str, known: Callable[[str], bool] | None = None, limit: int = 3) -> tuple[str, ...]:
     """Chinese names in ``text`` that an English question spells in pinyin and the
     dictionary does not list: "Li Xiaofeng" -> 李晓锋 (the characters read li, xiao, feng in
@@ -258,13 +296,7 @@ def name_terms(question: str, text: str, known: Callable[[str], bool] | None = N
         return ()
     found: list[str] = []
     book = dictionary()
-    for run in re.findall(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*", question):
-        words = [w for w in re.split(r"[ -]", run) if w.lower() not in _EN_STOP]
-        if not words or book.table.get(english_key(" ".join(words))):
-            continue
-        syllables = _syllables("".join(words).lower(), book.readings)
-        if syllables is None or not 2 <= len(syllables) <= 4:
-            continue
+    for _, syllables in _pinyin_names(question):
         pattern = "".join(f"[{book.readings[s]}]" for s in syllables)
         matches = list(dict.fromkeys(m.group(0) for m in re.finditer(pattern, text)))
         corpus_words = [m for m in matches if known is not None and known(m)]

@@ -393,7 +393,9 @@ class Pipeline:
         idf = (index or self.index).idf  # the index the hits came from
         considered = hits[: max(top_k, 5)]
         chosen = self.reader if reader else HeuristicReader()
-        reading = chosen.read(question, considered, idf)
+        # "除此之外呢？" reads past the answers given; "另外四个部门…" declines rather than repeat one
+        avoid = resolution.exclude if resolution is not None and resolution.read_past else ()
+        reading = chosen.read(question, considered, idf, avoid=avoid)
         if resolution is not None and not reading.abstained:
             span = reading.span
             said = considered[span.hit].chunk.text[span.start : span.end] if span is not None else ""

@@ -28,7 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.answer_types import AnswerKind, expected_kind, span_fits
+from qa.answer_types import AnswerKind, expected_kind, span_fits, trimmed
 from qa.chunking import sentence_around
 from qa.errors import QAError
 from qa.normalize import has_chinese, to_simplified
@@ -58,7 +58,15 @@ class Reader(Protocol):
 
     name: str
 
-    def read(self, question: str, hits: Sequence[Hit], idf: Callable[[str], float] | None = None) -> Reading: ...
+    def read(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        idf: Callable[[str], float] | None = None,
+        avoid: Sequence[str] = (),
+    ) -> Reading:
+        """``avoid``: answers already given ("除此之外呢？"): read the next best instead."""
+        ...
 
 
 class HeuristicReader:
@@ -69,8 +77,14 @@ class HeuristicReader:
     def __init__(self, rule: AbstainRule = AbstainRule()) -> None:
         self.rule = rule
 
-    def read(self, question: str, hits: Sequence[Hit], idf: Callable[[str], float] | None = None) -> Reading:
-        return heuristic_reading(question, hits, self.rule, idf)
+    def read(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        idf: Callable[[str], float] | None = None,
+        avoid: Sequence[str] = (),
+    ) -> Reading:
+        return heuristic_reading(question, hits, self.rule, idf)  # sentences: ``avoid`` is the pipeline's check
 
 
 @dataclass(frozen=True)
@@ -124,15 +138,25 @@ def span_of_kind(
     kind: AnswerKind | None,
     text: str,
     offsets: Sequence[tuple[int, int]],
+    avoid: Sequence[str] = (),
 ) -> tuple[SpanScore, bool]:
     """(span, of the kind asked): the window's best span of the kind the question asks
     for (``qa.answer_types``), the best of its ``KIND_CANDIDATES`` best spans that is a
-    day for 哪天, a count for 多少个; else its best span, which then loses to any
-    window's span of the kind (the decline threshold judges whichever is chosen)."""
-    if kind is None:
+    day for 哪天, a count for 多少个, and none of the answers to ``avoid``; else its best
+    span, which then loses to any window's span of the kind (the decline threshold
+    judges whichever is chosen)."""
+    if kind is None and not avoid:
         return best_span(logits, n_question, n_window), True
+
+    def fits(s: SpanScore) -> bool:
+        start, end = offsets[s.start][0], offsets[s.end][1]
+        said = to_simplified(text[start:end])
+        if any(x and (said in x or x in said) for x in avoid):
+            return False
+        return kind is None or span_fits(kind, text, start, end)
+
     spans = ranked_spans(logits, n_question, n_window, limit=KIND_CANDIDATES)
-    found = next((s for s in spans if span_fits(kind, text, offsets[s.start][0], offsets[s.end][1])), None)
+    found = next((s for s in spans if fits(s)), None)
     return (found, True) if found is not None else (spans[0], False)
 
 
@@ -265,7 +289,13 @@ class ModelReader:
         with self._lock:
             return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
 
-    def read(self, question: str, hits: Sequence[Hit], idf: Callable[[str], float] | None = None) -> Reading:
+    def read(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        idf: Callable[[str], float] | None = None,
+        avoid: Sequence[str] = (),
+    ) -> Reading:
         read = list(hits[: self.config.read_hits])
         if not read:
             return Reading(self.name, abstained=True)
@@ -284,15 +314,17 @@ class ModelReader:
         kind = expected_kind(simple) if self.config.answer_kind_spans else None
         for (h, a, b), lg in zip(chosen, logits, strict=True):
             offsets = contexts[h][1]
-            span, of_kind = span_of_kind(lg, len(q_ids), b - a, kind, read[h].chunk.text, offsets[a:])
+            span, of_kind = span_of_kind(lg, len(q_ids), b - a, kind, read[h].chunk.text, offsets[a:], avoid)
             evidence = window_evidence(span)
             score = combined_score(evidence, h, self.config.rank_weight)
-            chars = Span(h, offsets[a + span.start][0], offsets[a + span.end][1], evidence)
+            start, end = trimmed(kind, read[h].chunk.text, offsets[a + span.start][0], offsets[a + span.end][1])
+            chars = Span(h, start, end, evidence)
             if best is None or (of_kind, score) > best[:2]:  # a span of the asked kind first
                 best = (of_kind, score, evidence, chars)
         assert best is not None
-        _, _, evidence, span_chars = best
-        declined = evidence < self.config.threshold
+        of_kind, _, evidence, span_chars = best
+        # the title right before the name asked about (国务院总理李强) is found by its place
+        declined = evidence < self.config.threshold and not (of_kind and kind is not None and kind.name == "title")
         if not declined and self.config.check_qualifiers:
             text = read[span_chars.hit].chunk.text
             s, e = sentence_around(text, span_chars.start, span_chars.end)

@@ -132,8 +132,22 @@ def test_a_title_opening_the_question_is_its_topic() -> None:
 def test_a_question_about_the_others_sets_the_earlier_answers_aside() -> None:
     history = [turn("零碳工厂建设的指导意见是哪些部门发的？", "工信部"), turn("什么时候印发的？", "1月")]
     assert resolve("另外四个部门是哪些？", history).exclude == ("工信部", "1月")
-    assert resolve("还有哪些部门？", history).exclude == ()  # "还有" alone asks for more, not for others
+    assert not resolve("另外四个部门是哪些？", history).read_past  # one of them again: decline
+    more = resolve("还有哪些部门？", history)  # asks for more: read past the answers given
+    assert more.exclude == ("工信部", "1月") and more.read_past
     assert resolve("另外四个部门是哪些？", []).exclude == ()
+
+
+def test_anything_else_is_the_same_question_past_the_answer_given() -> None:
+    history = [turn("中西部能源富集区搞「零碳园区+绿电直连」，主要是想提升什么？", "新能源就地消纳水平")]
+    for question in ("除此之外呢？", "还有呢？", "其他呢？"):
+        resolution = resolve(question, history)
+        assert (
+            resolution.question == "除了新能源就地消纳水平，中西部能源富集区搞「零碳园区+绿电直连」，主要是想提升什么？"
+        )
+        assert resolution.rule == "more" and resolution.read_past and resolution.exclude == ("新能源就地消纳水平",)
+    again = resolve("另外还强调了什么？", [turn("会议强调要加大什么攻坚力度？", "工业节能降碳")])
+    assert again.read_past and again.exclude == ("工业节能降碳",)
 
 
 def test_an_english_focus_is_looked_for_in_chinese() -> None:
@@ -148,9 +162,16 @@ def test_an_english_focus_is_looked_for_in_chinese() -> None:
 
 def test_an_english_person_pronoun_is_a_name_or_the_earlier_question() -> None:
     named = resolve("What is his position?", [turn("When did Sun Jie speak to the press?")])
-    assert named.question == "What is Sun Jie position?"
+    assert named.question == "What is Sun Jie's position?"
     after_who = resolve("Which outlet did he talk to?", [turn("Who from Envision Group is quoted in the article?")])
     assert after_who.question == "Which outlet did he talk to? (Who from Envision Group is quoted in the article?)"
+    # the answer names him: spelled in pinyin, so the question stays English, and the earlier one comes along
+    asked = "Who from Envision Group is quoted?"
+    who = Answer(
+        asked, "远景科技集团首席可持续发展官、零碳综合能源产品线总裁孙捷告诉第一财经记者…", False, "hybrid", ()
+    )
+    answered = resolve("Which outlet did he talk to?", [Turn(asked, who)])
+    assert answered.question == "Which outlet did Sun Jie talk to? (Who from Envision Group is quoted?)"
 
 
 @pytest.mark.parametrize(
@@ -176,8 +197,10 @@ def test_at_that_time_is_the_time_the_last_turn_answered() -> None:
 
 
 def test_a_noun_before_these_names_what_these_are() -> None:
-    """ "钢铁这些行业" is steel and industries like it: the question names its subject."""
-    assert depends_on_context("为什么要往钢铁这些行业扩？") == ""
+    """ "钢铁这些行业" is steel and industries like it, named right there: no pronoun to
+    resolve (the question lacks a subject all the same: 为什么要…)."""
+    assert depends_on_context("为什么要往钢铁这些行业扩？") == "ellipsis"
+    assert depends_on_context("零碳工厂为什么要往钢铁这些行业扩？") == ""
     assert depends_on_context("这些行业为什么要扩？") == "pronoun"
 
 
@@ -201,3 +224,72 @@ def test_what_was_picked_out_is_what_the_earlier_verb_was_done_to() -> None:
     assert (
         resolve("选出来的要起什么作用？", [turn("首批园区有哪些特点？")]).question == "首批园区选出来的要起什么作用？"
     )
+
+
+@pytest.mark.parametrize(
+    ("previous", "short", "question", "expected"),
+    [
+        # 这 is what was answered: the earlier question with its answer in place of its question word
+        (
+            "首批零碳园区建成后，单位能耗碳排放预计能到多少？",
+            "约当前全国园区平均水平的1/10",
+            "这是跟什么比的？",
+            "首批零碳园区建成后，单位能耗碳排放预计能到约当前全国园区平均水平的1/10，是跟什么比的？",
+        ),
+        # the same frame, another filling: 做锂电池的 -> 做钢铁的
+        (
+            "我们是做锂电池的，零碳工厂大概什么时候会覆盖到我们？",
+            "2027年",
+            "那做钢铁的呢？",
+            "我们是做钢铁的，零碳工厂大概什么时候会覆盖到我们？",
+        ),
+        # a bare noun for a modified one keeps the modifier
+        ("零碳工厂建设是要把哪里的碳排放降下来？", "厂区内", "园区呢？", "零碳园区建设是要把哪里的碳排放降下来？"),
+        # the same head (区): the whole subject is swapped, not the 中西部 in it
+        (
+            "中西部能源富集区倾向通过什么模式发展零碳园区？",
+            None,
+            "东部沿海地区呢？",
+            "东部沿海地区倾向通过什么模式发展零碳园区？",
+        ),
+        # said about what: the earlier question's subject
+        (
+            "推动零碳工厂建设的说法是今年才有的吗？",
+            "并非首次",
+            "2025年政府工作报告里是怎么说的？",
+            "2025年政府工作报告里是怎么说零碳工厂的？",
+        ),
+        # a verb used with 把 before keeps its object; 为什么要… has no subject; a later clause's subject
+        (
+            "零碳园区建设是要把哪里的碳排放降下来？",
+            "园区内",
+            "最后要降到什么程度？",
+            "零碳园区最后要把碳排放降到什么程度？",
+        ),
+        (
+            "我们是做钢铁的，零碳工厂大概什么时候会覆盖到我们？",
+            "2030年",
+            "为什么要往钢铁这些行业扩？",
+            "零碳工厂为什么要往钢铁这些行业扩？",
+        ),
+    ],
+)
+def test_rewrites_that_take_the_earlier_answer_or_frame(
+    previous: str, short: str | None, question: str, expected: str
+) -> None:
+    assert resolve(question, [turn(previous, short)]).question == expected
+
+
+def test_a_frame_swap_asks_the_passages_for_its_filling() -> None:
+    resolution = resolve("那做钢铁的呢？", [turn("我们是做锂电池的，零碳工厂大概什么时候会覆盖到我们？", "2027年")])
+    assert resolution.focus == "钢铁"  # the passages say 钢铁, never 做钢铁的
+    assert resolution.allows(["到2030年，逐步拓展至钢铁、有色金属"], "2030年")
+    assert not resolve("做服装的呢？", [turn("我们是做光伏的，零碳工厂什么时候会覆盖到我们？", "2027年")]).allows(
+        ["到2030年，逐步拓展至钢铁、有色金属"], "2030年"
+    )
+
+
+def test_what_this_is_asked_keeps_this_as_the_subject() -> None:
+    """ "这是哪批园区的特点？" asks what 这 is: the subject, not the answer (see test_subject_boundaries)."""
+    resolution = resolve("这是哪批园区的特点？", [turn("“以绿制绿”是什么意思？", "以绿色能源制造绿色产品")])
+    assert resolution.question == "“以绿制绿”是哪批园区的特点？"

@@ -14,6 +14,7 @@ from qa.crosslingual import (
     english_key,
     english_to_chinese,
     name_terms,
+    romanised,
     stem,
 )
 
@@ -96,3 +97,18 @@ def test_names_spelled_in_pinyin_are_found_in_the_text() -> None:
     assert name_terms("Who from Envision Group is quoted?", text) == ()  # not pinyin
     assert name_terms("What about Zhejiang?", text) == ()  # in the dictionary: chinese_terms has it
     assert name_terms("李晓锋是谁？", text) == ()
+
+
+def test_a_pinyin_name_is_not_glossed_word_by_word() -> None:
+    corpus = knows("日", "太阳", "说")
+    assert chinese_terms("What did Sun Jie say about the sun?", corpus) == ("说", "太阳")  # no 日 for Sun Jie
+    assert "日" in chinese_terms("What did Sun say?", knows("日"))  # one word alone may be the sun
+
+
+def test_names_are_romanised_the_way_name_terms_reads_them() -> None:
+    assert romanised("孙捷") == "Sun Jie"
+    assert romanised("李晓锋") == "Li Xiaofeng"
+    assert romanised("李强") == "Li Qiang"  # the reading words use most, not the first (jiang)
+    assert romanised("强") == ""  # a name has two characters or more
+    text = "国务院总理李强作政府工作报告。孙捷告诉记者。"
+    assert name_terms(f"What is {romanised('孙捷')}'s post?", text) == ("孙捷",)

@@ -430,6 +430,11 @@ def test_cli_eval_json(squad_file: Path, gold_files: tuple[Path, Path], tmp_path
     from qa.cli import main
 
     monkeypatch.setattr(qa.model, "Encoder", lambda *a, **k: FakeEncoder())
+    shared = qa.model.cache_dir()
+    (tmp_path / "cache").mkdir()
+    for converted in ("models", "reader"):  # converted once per machine: not again for this test (~20 s)
+        if (shared / converted).is_dir():
+            (tmp_path / "cache" / converted).symlink_to(shared / converted)
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
     gold, corpus = gold_files
     out = tmp_path / "out"

@@ -180,3 +180,41 @@ def test_a_day_question_gets_a_day_not_a_year(model_reader) -> None:  # type: ig
     unkinded.config = replace(model_reader.config, answer_kind_spans=False)
     assert said(unkinded) == "2025年"
     assert said(model_reader) == "3月5日"
+
+
+P_SUN = (
+    "远景科技集团首席可持续发展官、零碳综合能源产品线总裁孙捷告诉第一财经记者，零碳园区实际上是一个绿色产业集群的概念。"
+)
+
+
+def _said(reader, question: str, hits: list[Hit], avoid: tuple[str, ...] = ()) -> str | None:  # type: ignore[no-untyped-def]
+    reading = reader.read(question, hits, avoid=avoid)
+    if reading.abstained or reading.span is None:
+        return None
+    return hits[reading.span.hit].chunk.text[reading.span.start : reading.span.end]
+
+
+@pytest.mark.slow
+def test_the_reader_reads_past_the_answers_to_avoid(model_reader) -> None:  # type: ignore[no-untyped-def]
+    """ "除此之外呢？": the next best span that is none of the answers already given."""
+    hits = [chunk_hit(P_SUN, 1)]
+    question = "孙捷在远景科技集团担任什么职务？"
+    first = _said(model_reader, question, hits)
+    assert first is not None and "首席可持续发展官" in first
+    second = _said(model_reader, question, hits, avoid=(first,))
+    assert second is not None and second not in first and first not in second, second
+
+
+@pytest.mark.slow
+def test_a_post_is_the_title_before_the_name(model_reader) -> None:  # type: ignore[no-untyped-def]
+    """The reader alone finds 国务院总理 for "李强是什么职务？" but too unsure to say it; the
+    title right before the name is answer enough."""
+    from dataclasses import replace
+
+    hits = [chunk_hit(P_REPORT, 1)]
+    unkinded = ModelReader.__new__(ModelReader)
+    unkinded.__dict__.update(model_reader.__dict__)
+    unkinded.config = replace(model_reader.config, answer_kind_spans=False)
+    assert _said(unkinded, "李强是什么职务？", hits) is None
+    assert _said(model_reader, "李强是什么职务？", hits) == "国务院总理"
+    assert _said(model_reader, "张伟是什么职务？", hits) is None  # no such name: the threshold decides
