@@ -302,8 +302,8 @@ def depends_on_context(question: str) -> str:
         return "pronoun"
     if _lacks_subject(simple):
         return "ellipsis"
-    if _SAID_HOW.search(simple):
-        return "object"  # "报告里是怎么说的？": said about what?
+    if _SAID_HOW.search(simple) and not re.search(r"[，,；;]", simple):
+        return "object"  # "报告里是怎么说的？": said about what? (an earlier clause would name it)
     return ""
 
 

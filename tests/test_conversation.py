@@ -63,6 +63,7 @@ def test_follow_ups_become_standalone_questions(previous: str, short: str | None
         "李晓锋说园区零碳转型有深层战略意义，他拿什么数据来支撑？",  # names its own person
         "那次工信工作会议在工业节能降碳上强调了什么？",  # the demonstrative introduces a named thing
         "红烧肉怎么做才好吃？",
+        "政府工作报告连续两年提到零碳园区和工厂，两次分别是怎么说的？",  # its first clause says about what
         "Which ministry headed the five departments that issued the guidance?",
     ],
 )

@@ -102,7 +102,7 @@ def test_loading_recognising_and_writing(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_dialogue_regression_floors(real_pipeline) -> None:  # type: ignore[no-untyped-def]
     """The real pipeline on eval/dialogues.jsonl; floors a little under the measured numbers
-    (README, "Dialogues": first turns 0.907, follow-ups 0.821, unanswerable follow-ups declined 0.929,
+    (README, "Dialogues": first turns 0.907, follow-ups 0.915, unanswerable follow-ups declined 0.929,
     gold standalone questions unchanged 1.0)."""
     import json as _json
 
@@ -114,8 +114,8 @@ def test_dialogue_regression_floors(real_pipeline) -> None:  # type: ignore[no-u
     write_reports(report, ROOT / "tests" / "artifacts" / "eval")
     s = report.summary()
     assert s["first_turns"]["answer_hit"] >= 0.86, s
-    assert s["follow_up_turns"]["answer_hit"] >= 0.77, s
-    assert s["follow_up_turns"]["false_abstain_rate"] <= 0.12, s
+    assert s["follow_up_turns"]["answer_hit"] >= 0.87, s
+    assert s["follow_up_turns"]["false_abstain_rate"] <= 0.09, s
     assert s["unanswerable_follow_ups_declined"] >= 0.85, s
     assert s["gold_standalone_unchanged"] >= 0.98, s
     assert s["dependent_follow_ups_resolved"] >= 0.8, s
