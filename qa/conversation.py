@@ -179,8 +179,14 @@ def _clause_topic(question: str) -> str:
     return phrase if tokenize(phrase) and any(f.startswith(_NOUN_FLAGS) for _, f in _words(phrase)) else ""
 
 
+_TITLE_ENDS = "官长员者裁"  # the last character of a title jieba may glue to the name after it
+
+
 def _person(text: str) -> str:
-    return next((w for w, f in _words(text) if f.startswith("nr") and len(w) >= 2), "")  # nr, nrt, nrfg
+    name = next((w for w, f in _words(text) if f.startswith("nr") and len(w) >= 2), "")  # nr, nrt, nrfg
+    if len(name) == 3 and name[0] in _TITLE_ENDS and _words(name[1:])[0][1].startswith("nr"):
+        return name[1:]  # "…可持续发展官孙捷": jieba reads 官孙捷
+    return name
 
 
 def _mask_non_pronouns(text: str) -> str:

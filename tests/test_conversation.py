@@ -173,6 +173,8 @@ def test_an_english_person_pronoun_is_a_name_or_the_earlier_question() -> None:
     )
     answered = resolve("Which outlet did he talk to?", [Turn(asked, who)])
     assert answered.question == "Which outlet did Sun Jie talk to? (Who from Envision Group is quoted?)"
+    glued = Answer(asked, "远景科技集团首席可持续发展官孙捷告诉第一财经记者…", False, "hybrid", ())  # jieba: 官孙捷
+    assert resolve("Which outlet did he talk to?", [Turn(asked, glued)]).question.startswith("Which outlet did Sun Jie")
 
 
 @pytest.mark.parametrize(
