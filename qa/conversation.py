@@ -163,7 +163,7 @@ def _clause_topic(question: str) -> str:
     out: list[str] = []
     has_noun = False
     for word, flag in _words(text):
-        if word in _PREDICATES or _QUESTION_WORDS.fullmatch(word) or _QUESTION_WORDS.match(word):
+        if word in _PREDICATES or _QUESTION_WORDS.search(word):  # "干什么" asks too
             break
         if word in STOPWORDS and word not in _IN_TOPIC:
             break  # "李晓锋具体靠哪几招": an adverb (具体, 一共, 现在) ends the subject
@@ -256,8 +256,8 @@ def _content(simple: str) -> tuple[int, int]:
     specific = len(re.findall(r"《[^》]+》|[0-9０-９]+|“[^”]+”|「[^」]+」", simple))
     generic = 0
     for word, flag in _words(re.sub(r"《[^》]+》|“[^”]+”|「[^」]+」", "", simple)):
-        if word in STOPWORDS or (len(word) < 2 and flag != "n"):
-            continue
+        if word in STOPWORDS or (len(word) < 2 and flag != "n") or _QUESTION_WORDS.search(word):
+            continue  # "干什么" (tagged l) asks; it names nothing
         if flag in ("l", "i") and word[-1] in _VERB_COMPLEMENTS:
             continue  # "打造出", "拿得到": a verb jieba tags as an idiom
         if flag.startswith(_SPECIFIC_FLAGS) or (len(word) >= 3 and flag.startswith(("n", "j", "l", "i"))):
@@ -353,6 +353,10 @@ def asked_attribute(question: str) -> str:
     ("建成后绿电直供比例预计能到多少" -> "绿电直供比例")."""
     words = _words(_strip(question))
     end = next((i for i, (w, _) in enumerate(words) if _QUESTION_WORDS.match(w)), len(words))
+    if end < len(words) and words[end][0] in ("多少", "几"):  # "贡献了多少工业产值": the quantity asked for
+        after = list(itertools.takewhile(lambda x: x[1].startswith((*_NOUN_FLAGS, "vn")), words[end + 1 :]))
+        if after and len("".join(w for w, _ in after)) >= 2:
+            return "".join(w for w, _ in after)
     run: list[tuple[str, str]] = []
     skipped = 0
     for word, flag in reversed(words[:end]):
@@ -414,7 +418,8 @@ def _referent(pronoun: str, noun: str, previous: str, history: Sequence[Turn]) -
     # A question that opens with its question word ("哪个省提出了…", "哪些地区…") asked for
     # its own subject: a pronoun after it means the answer ("它计划…" -> "浙江等省份计划…").
     asked_subject = re.match(r"(?:请问)?(?:哪|谁|什么)", _strip(previous)) is not None and not topic(previous)
-    if short and (asked_for_it or asked_subject or (pronoun in _PERSON and "谁" in previous)):
+    asked_who = pronoun in _PERSON and "谁" in previous and not _person(previous)  # not "孙捷是谁？": 他 is 孙捷
+    if short and (asked_for_it or asked_subject or asked_who):
         return to_simplified(short)
     if pronoun in _PERSON:
         return _person(previous) or (_person(to_simplified(last.answer)) if last is not None else "")

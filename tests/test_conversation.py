@@ -296,3 +296,18 @@ def test_what_this_is_asked_keeps_this_as_the_subject() -> None:
     """ "这是哪批园区的特点？" asks what 这 is: the subject, not the answer (see test_subject_boundaries)."""
     resolution = resolve("这是哪批园区的特点？", [turn("“以绿制绿”是什么意思？", "以绿色能源制造绿色产品")])
     assert resolution.question == "“以绿制绿”是哪批园区的特点？"
+
+
+@pytest.mark.parametrize(
+    ("previous", "short", "question", "expected"),
+    [
+        # after 多少, the quantity asked for is what X呢 swaps
+        ("国家级和省级工业园区贡献了多少工业产值？", "50%以上", "碳排放呢？", "国家级和省级工业园区贡献了多少碳排放？"),
+        # "孙捷是谁？" names its person: 他 is 孙捷, not the title answered
+        ("孙捷是谁？", "远景科技集团首席可持续发展官", "他怎么看零碳园区？", "孙捷怎么看零碳园区？"),
+        # 干什么 asks (jieba tags it l): no subject of its own
+        ("零碳工厂从哪年开始遴选？", "2026年", "选出来干什么？", "遴选出来的零碳工厂干什么？"),
+    ],
+)
+def test_held_out_patterns(previous: str, short: str | None, question: str, expected: str) -> None:
+    assert resolve(question, [turn(previous, short)]).question == expected
