@@ -17,8 +17,10 @@ How, in order (README, "Conversation", has the measurements):
    "他" after "…是谁…").
 3. The rewrite: the pronoun replaced by the referent; for "X呢？" the previous
    question with X put in place of the term of the same kind (a place for a place,
-   a batch for a batch), or X as its new topic; for a missing subject the topic put
-   in front.
+   a batch for a batch, 做钢铁的 for 做锂电池的), or X as its new topic; for a missing
+   subject the topic put in front; for "这是…" the previous question with its answer
+   in place of its question word; for "除此之外呢？" the previous question again,
+   reading past the answers given (``Resolution.read_past``).
 
 Pure functions of (question, history); the history is the earlier turns, most recent
 last (``qa.types.Turn``).
