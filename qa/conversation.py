@@ -92,13 +92,28 @@ class Resolution:
     focus: str = ""  # the term a 呢-question swapped in: the passages must name it to answer
     exclude: tuple[str, ...] = ()  # what "另外/其他…" sets aside (earlier answers): no answer of its own
     read_past: bool = False  # "除此之外呢？", "另外还强调了什么？": another answer, not one of ``exclude``
+    excepted: tuple[str, ...] = ()  # what the question itself sets aside: "除了工信部还有谁？" -> 工信部
 
     def allows(self, passages: Sequence[str], answer: str) -> bool:
         """Whether an answer read from these (simplified) passages fits the conversation: the
         passages name the focus ("江苏呢？"), and the answer is none of those set aside."""
         if self.focus and not any(name in p for name in _focus_names(self.focus) for p in passages):
             return False
+        if answer and any(answer in x for x in self.excepted):
+            return False  # "除了工信部还有谁？" answered 工信部: the others are not named
         return not (answer and any(answer in x or x in answer for x in self.exclude))
+
+
+_EXCEPT = re.compile(
+    r"(?<![废消排清解删免拆扣剔根革开破])除了([^，,？?。]{1,12}?)(?:之外|以外)?(?:[，,]|还|另外|其他|其余|也)"
+)
+
+
+def excepted(question: str) -> tuple[str, ...]:
+    """What a question sets aside by name ("…五个部门除了工信部还有谁？" -> 工信部); not
+    "除了这个" (the earlier answer: ``set_aside``)."""
+    found = _EXCEPT.findall(to_simplified(question))
+    return tuple(x for x in found if not re.match(r"这|那|此|它|上面|前面", x) and not _QUESTION_WORDS.search(x))
 
 
 def _focus_names(focus: str) -> tuple[str, ...]:
@@ -597,14 +612,14 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
     previous = previous_question(history)
     why = depends_on_context(question) if previous else ""
     if not why or previous is None:
-        return Resolution(question)
+        return Resolution(question, excepted=excepted(question))
     if not _CJK.search(question):
         if _CJK.search(previous):  # English after Chinese: the earlier question carries the topic
             return Resolution(f"{question.rstrip()} ({previous.strip()})", "context")
         resolved, focus = _resolve_english(question, previous, why, history)
         return Resolution(resolved, why, focus)
     if not _CJK.search(previous):  # Chinese after English
-        return Resolution(f"{previous.strip()} {question.strip()}", "context")
+        return Resolution(f"{previous.strip()} {question.strip()}", "context", excepted=excepted(question))
     traditional = is_traditional(question)
     simple, prev = to_simplified(_strip(question)), to_simplified(previous)
     end = question.strip()[len(_strip(question)) :] or "？"
@@ -641,7 +656,9 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
     resolved += end
     more = why == "more" or bool(_ANOTHER.search(simple))
     aside = set_aside(simple, history, always=more)
-    return Resolution(to_traditional(resolved) if traditional else resolved, why, focus, aside, more)
+    return Resolution(
+        to_traditional(resolved) if traditional else resolved, why, focus, aside, more, excepted(question)
+    )
 
 
 _OTHERS = re.compile(r"另外|其余|其他|其它|别的|此外还|除此之外|除了")

@@ -393,7 +393,8 @@ class Pipeline:
         idf = (index or self.index).idf  # the index the hits came from
         considered = hits[: max(top_k, 5)]
         chosen = self.reader if reader else HeuristicReader()
-        # "除此之外呢？" reads past the answers given; "另外四个部门…" declines rather than repeat one
+        # "除此之外呢？" reads past the answers given; "另外四个部门…" and "除了工信部还有谁？" decline
+        # rather than give one back (reading past read 五部门 there; measured in the README)
         avoid = resolution.exclude if resolution is not None and resolution.read_past else ()
         reading = chosen.read(question, considered, idf, avoid=avoid)
         if resolution is not None and not reading.abstained:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.conversation import asked_attribute, depends_on_context, resolve, topic
+from qa.conversation import asked_attribute, depends_on_context, excepted, resolve, topic
 from qa.types import Answer, Turn
 
 
@@ -311,3 +311,15 @@ def test_what_this_is_asked_keeps_this_as_the_subject() -> None:
 )
 def test_held_out_patterns(previous: str, short: str | None, question: str, expected: str) -> None:
     assert resolve(question, [turn(previous, short)]).question == expected
+
+
+def test_what_the_question_sets_aside_is_no_answer() -> None:
+    """ "五个部门除了工信部还有谁？": 工信部 back is declined (the article names no other)."""
+    resolution = resolve("印发零碳工厂指导意见的五个部门除了工信部还有谁？")
+    assert resolution.excepted == ("工信部",) and resolution.question.startswith("印发")
+    assert not resolution.allows(["1月，工信部等五部门共同印发"], "工信部")
+    assert resolution.allows(["1月，工信部等五部门共同印发"], "工信部等五部门")  # more than what was set aside
+    assert excepted("除了汽车，到2027年还要在哪些行业培育零碳工厂？") == ("汽车",)
+    assert excepted("2009年4月，柴郡废除了非都市郡，改制为几个单一管理区？") == ()  # 废除了 is no 除了
+    assert excepted("除了这个还有什么？") == ()  # the earlier answer: set_aside's
+    assert excepted("二战期间服役的夜间战斗机除了哪一款战斗机以外，原始设计都不是针对夜间飞行？") == ()
