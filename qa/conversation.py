@@ -512,8 +512,8 @@ _MORE = re.compile(
     r"^(?:那么?)?(?:除此之外|除此以外|除了这个|除了这些|此外|另外|还有|其他|其它|别的)(?:的)?(?:呢|吗|还有吗|还有呢|还有什么)?$"
     r"|^还有(?:别的|其他|其它)?(?:吗|呢|什么)$"
 )
-# "这是跟什么比的？", "这算是…吗？": 这 is what was answered; not "这是哪批…" (what 这 is, asked)
 _ANOTHER = re.compile(r"(?:另外|此外|除此之外|除此以外)还|还有(?:什么|哪些|别的|其他|其它)")  # "另外还…": more
+# "这是跟什么比的？", "这算是…吗？": 这 is what was answered; not "这是哪批…" (what 这 is, asked)
 _THIS_IS = re.compile(r"^(?:那么?)?(?:这|那)(?=(?:就|也|还)?(?:是|算|意味着|说明|表明|属于)(?!谁|什么|哪|多少|几))")
 _ASKED_PHRASE = re.compile(
     r"(?:多少|几)[个家项种大]?|什么(?:[\u4e00-\u9fff]{1,2}(?=[？?，,]|$))?|哪[一个些家位种项次年天]?(?:[\u4e00-\u9fff]{1,2}(?=[？?，,]|$))?|谁"
@@ -579,10 +579,7 @@ _ASKS_TIME = re.compile(r"什么时候|何时|什么时间|哪一?天|几号|哪
 
 def _time_answered(previous: str, history: Sequence[Turn]) -> str:
     """The time the last turn answered, when its question asked for one ("3月5日"), else ""."""
-    last = history[-1].answer if history else None
-    if last is None or last.abstained or not last.short_answer or not _ASKS_TIME.search(previous):
-        return ""
-    return to_simplified(last.short_answer)
+    return _last_short_answer(history) if _ASKS_TIME.search(previous) else ""
 
 
 _RESULT_OF = re.compile(r"^([\u4e00-\u9fff]{1,2}?)出来的?")
