@@ -89,8 +89,10 @@ def fits(kind: AnswerKind | None, answer: str) -> bool:
 def span_fits(kind: AnswerKind | None, text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` is of the kind asked for; for a list of N things the head
     of an announced list of N counts too (the reply gathers its items: ``qa.lists``)."""
-    if kind is not None and kind.name == "items" and len(gather_items(text, start, end)) == kind.items:
-        return not kind.shared or all(kind.shared in text[a:b] for a, b in gather_items(text, start, end))
+    if kind is not None and kind.name == "items":
+        items = gather_items(text, start, end)
+        if len(items) == kind.items:
+            return not kind.shared or all(kind.shared in text[a:b] for a, b in items)
     if kind is not None and kind.name == "title":
         return end > start and text[end:].lstrip().startswith(kind.person) and text[end - 1] not in "，。；、,"
     return fits(kind, text[start:end])

@@ -32,7 +32,7 @@ import itertools
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from qa.crosslingual import EN_FUNCTION_WORDS, english_key, english_to_chinese, romanised
@@ -93,6 +93,11 @@ class Resolution:
     exclude: tuple[str, ...] = ()  # what "另外/其他…" sets aside (earlier answers): no answer of its own
     read_past: bool = False  # "除此之外呢？", "另外还强调了什么？": another answer, not one of ``exclude``
     excepted: tuple[str, ...] = ()  # what the question itself sets aside: "除了工信部还有谁？" -> 工信部
+
+    @property
+    def avoid(self) -> tuple[str, ...]:
+        """The answers the reader reads past: the earlier ones, when another is asked for."""
+        return self.exclude if self.read_past else ()
 
     def allows(self, passages: Sequence[str], answer: str) -> bool:
         """Whether an answer read from these (simplified) passages fits the conversation: the
@@ -391,19 +396,23 @@ def asked_attribute(question: str) -> str:
     return phrase if len(phrase) >= 2 else ""
 
 
-def _resolve_ne(term: str, previous: str) -> str:
+def _resolve_ne(term: str, previous: str) -> tuple[str, str]:
+    """(resolved, focus) for "X呢？": the previous question about X, and the name the
+    passages must then give ("" for a time word: "如今" may answer "现在呢？")."""
     if term in TIME_WORDS:  # "之前呢？": the same question, at another time
         old = _same_kind_term(term, previous)
-        return previous.replace(old, term, 1) if old else f"{term}{_strip(previous)}？"
-    old = _same_frame(term, previous) or _same_kind_term(term, previous) or asked_attribute(previous)
+        return (previous.replace(old, term, 1) if old else f"{term}{_strip(previous)}？"), ""
+    frame = _same_frame(term, previous)
+    focus = term[1:-1] if frame else term  # "做钢铁的": the passages name 钢铁, not the frame
+    old = frame or _same_kind_term(term, previous) or asked_attribute(previous)
     subject = topic(previous)
     if old and old in subject and subject[-1] == term[-1]:
         old = subject  # "东部沿海地区" for "中西部能源富集区" (both 区), not for its 中西部 alone
     if old and old != term:
-        return previous.replace(old, _with_modifier(old, term), 1)
+        return previous.replace(old, _with_modifier(old, term), 1), focus
     if subject:
-        return previous.replace(subject, _with_modifier(subject, term), 1)
-    return f"{term}{_strip(previous)}？"
+        return previous.replace(subject, _with_modifier(subject, term), 1), focus
+    return f"{term}{_strip(previous)}？", focus
 
 
 def _same_frame(term: str, previous: str) -> str:
@@ -427,17 +436,23 @@ def _with_modifier(old: str, term: str) -> str:
     return old[:2] + term if nouns and not plain else term
 
 
+def _last_short_answer(history: Sequence[Turn]) -> str:
+    """The last turn's short answer (simplified), "" when it declined or had none."""
+    last = history[-1].answer if history else None
+    return to_simplified(last.short_answer) if last is not None and not last.abstained and last.short_answer else ""
+
+
 def _referent(pronoun: str, noun: str, previous: str, history: Sequence[Turn]) -> str:
     """What the pronoun (and the noun after a demonstrative) points back to."""
     last = history[-1].answer if history else None
-    short = last.short_answer if last is not None and not last.abstained else None
+    short = _last_short_answer(history)
     asked_for_it = bool(noun) and re.search(f"(?:哪|什么)[一个家位份项所些种类]?{re.escape(noun)}", previous)
     # A question that opens with its question word ("哪个省提出了…", "哪些地区…") asked for
     # its own subject: a pronoun after it means the answer ("它计划…" -> "浙江等省份计划…").
     asked_subject = re.match(r"(?:请问)?(?:哪|谁|什么)", _strip(previous)) is not None and not topic(previous)
     asked_who = pronoun in _PERSON and "谁" in previous and not _person(previous)  # not "孙捷是谁？": 他 is 孙捷
     if short and (asked_for_it or asked_subject or asked_who):
-        return to_simplified(short)
+        return short
     if pronoun in _PERSON:
         return _person(previous) or (_person(to_simplified(last.answer)) if last is not None else "")
     return topic(previous)
@@ -521,11 +536,6 @@ _ASKED_PHRASE = re.compile(
 _SAID_HOW = re.compile(r"(?:是)?(?:怎么|如何|怎样)(?:说|提|讲|写|表述)的?$")
 
 
-def _last_short_answer(history: Sequence[Turn]) -> str:
-    last = history[-1].answer if history else None
-    return to_simplified(last.short_answer) if last is not None and not last.abstained and last.short_answer else ""
-
-
 def _claim(previous: str, answer: str) -> str:
     """The earlier question turned into what its answer says: "…预计能降到什么水平" with
     "约…的1/10" -> "…预计能降到约…的1/10" ("" when it asks no question word)."""
@@ -605,18 +615,23 @@ def _what_was_done(simple: str, previous: str) -> str:
 
 
 def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
-    """The standalone question meant by ``question`` after ``history`` (pure)."""
+    """The standalone question meant by ``question`` after ``history`` (pure), with what
+    the question itself sets aside (``excepted``) whatever the rule."""
+    return replace(_resolve(question, history), excepted=excepted(question))
+
+
+def _resolve(question: str, history: Sequence[Turn]) -> Resolution:
     previous = previous_question(history)
     why = depends_on_context(question) if previous else ""
     if not why or previous is None:
-        return Resolution(question, excepted=excepted(question))
+        return Resolution(question)
     if not _CJK.search(question):
         if _CJK.search(previous):  # English after Chinese: the earlier question carries the topic
             return Resolution(f"{question.rstrip()} ({previous.strip()})", "context")
         resolved, focus = _resolve_english(question, previous, why, history)
         return Resolution(resolved, why, focus)
     if not _CJK.search(previous):  # Chinese after English
-        return Resolution(f"{previous.strip()} {question.strip()}", "context", excepted=excepted(question))
+        return Resolution(f"{previous.strip()} {question.strip()}", "context")
     traditional = is_traditional(question)
     simple, prev = to_simplified(_strip(question)), to_simplified(previous)
     end = question.strip()[len(_strip(question)) :] or "？"
@@ -627,18 +642,16 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
     elif _MORE.match(simple):  # "除此之外呢？": the same question, another answer than the last
         answer = _last_short_answer(history)
         why, resolved, end = "more", (f"除了{answer}，{_strip(prev)}" if answer else _strip(prev)), "？"
-    elif why == "pronoun" and _THIS_IS.match(simple) and (claim := _claim(prev, _last_short_answer(history))):
-        # "这是跟什么比的？" after "…能降到什么水平？" (约…的1/10): 这 is what was answered
-        resolved = f"{claim}，{simple[_THIS_IS.match(simple).end() :]}"  # type: ignore[union-attr]
+    elif (
+        why == "pronoun" and (this := _THIS_IS.match(simple)) and (claim := _claim(prev, _last_short_answer(history)))
+    ):  # "这是跟什么比的？" after "…能降到什么水平？" (约…的1/10): 这 is what was answered
+        resolved = f"{claim}，{simple[this.end() :]}"
     elif why == "object":
         resolved = _said_about(simple, prev)
     elif why == "ne":
         term = _NE_QUESTION.match(simple)
         body = term.group(1) if term else simple[:-1]
-        resolved = _resolve_ne(body, prev)
-        focus = "" if body in TIME_WORDS else body  # "如今" may answer "现在呢": a time is no name to find
-        if _same_frame(body, prev):
-            focus = body[1:-1]  # "做钢铁的": the passages name 钢铁, not the frame
+        resolved, focus = _resolve_ne(body, prev)
         end = ""
     elif why == "pronoun":
         resolved = _resolve_pronoun(simple, prev, history)
@@ -652,19 +665,16 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
         resolved, why = f"{_strip(prev)}，{simple}", "context"
     resolved += end
     more = why == "more" or bool(_ANOTHER.search(simple))
-    aside = set_aside(simple, history, always=more)
-    return Resolution(
-        to_traditional(resolved) if traditional else resolved, why, focus, aside, more, excepted(question)
-    )
+    aside = set_aside(history) if more or _OTHERS.search(simple) else ()
+    return Resolution(to_traditional(resolved) if traditional else resolved, why, focus, aside, more)
 
 
 _OTHERS = re.compile(r"另外|其余|其他|其它|别的|此外还|除此之外|除了")
 
 
-def set_aside(simple: str, history: Sequence[Turn], turns: int = 3, always: bool = False) -> tuple[str, ...]:
-    """The earlier short answers a question about the others sets aside ("另外四个部门是哪些？"
-    a turn or two after "工信部"): giving one back would answer the opposite of what was asked."""
-    if not (always or _OTHERS.search(simple)):
-        return ()
+def set_aside(history: Sequence[Turn], turns: int = 3) -> tuple[str, ...]:
+    """The earlier short answers a question about the others ("另外四个部门是哪些？" a turn or
+    two after "工信部") or about more ("除此之外呢？") sets aside: giving one back would answer
+    the opposite of what was asked."""
     answers = [t.answer for t in history[-turns:]]
     return tuple(to_simplified(a.short_answer) for a in answers if a is not None and a.short_answer and not a.abstained)

@@ -395,8 +395,7 @@ class Pipeline:
         chosen = self.reader if reader else HeuristicReader()
         # "除此之外呢？" reads past the answers given; "另外四个部门…" and "除了工信部还有谁？" decline
         # rather than give one back (reading past read 五部门 there; measured in the README)
-        avoid = resolution.exclude if resolution is not None and resolution.read_past else ()
-        reading = chosen.read(question, considered, idf, avoid=avoid)
+        reading = chosen.read(question, considered, idf, avoid=resolution.avoid if resolution else ())
         if resolution is not None and not reading.abstained:
             span = reading.span
             said = considered[span.hit].chunk.text[span.start : span.end] if span is not None else ""
