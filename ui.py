@@ -45,15 +45,11 @@ MAX_SHOWN_QUESTION = 1000  # the pipeline truncates at 500 and says so; this onl
 CONCURRENCY = 4
 QUEUE_SIZE = 128
 
-EXAMPLES = [
-    "首批国家级零碳园区有多少个？",
-    "首批國家級零碳園區有多少個？",
-    "零碳工厂建设到2030年将拓展到哪些行业？",
-    "浙江计划今年启动建设多少个省级零碳园区？",
-    "How many national zero-carbon parks are in the first batch?",
-    "总结一下这篇文章的主要内容",
-    "今天北京的天气怎么样？",
-]
+# Examples beside those made from the corpus (``corpus_examples``): what the chat does besides
+# answering from the documents (a summary, a question they cannot answer, English).
+CHAT_EXAMPLES = ["总结一下这些文档的主要内容", "今天北京的天气怎么样？", "What are these documents about?"]
+CORPUS_EXAMPLES = 4
+SHOWN_NAMES = 3  # documents named in the heading before "等"
 MODE_CHOICES = [("混合 hybrid", "hybrid"), ("向量 dense", "dense"), ("关键词 BM25", "bm25")]
 
 # Every ASCII punctuation character becomes a numeric entity: this defeats HTML
@@ -572,7 +568,7 @@ class ChatService:
         return self._after_change(message)
 
     def _after_change(self, message: str) -> tuple[Any, ...]:
-        """Status, documents list, delete choices, cleared upload box, article choices."""
+        """Status, documents list, delete choices, cleared upload box, article choices, heading."""
         if self.library is not None:
             with contextlib.suppress(QAError):  # the corpus folder went away: keep showing what was indexed
                 self.views = {d.doc_id: ArticleView.from_document(d) for d in self.library.documents()}
@@ -584,6 +580,7 @@ class ChatService:
             gr.update(choices=names, value=None),
             None,
             gr.update(choices=ids, visible=len(ids) > 1),
+            corpus_heading(ids),
         )
 
     def rerender(self, turns: list[Turn] | None, show_score: bool) -> list[dict[str, str]]:
@@ -649,8 +646,8 @@ def create_app(
     listed_html, listed_names = svc.document_list()
     private: dict[str, Any] = {"api_visibility": "private"}
 
-    with QABlocks(title="零碳园区问答 · Cited QA", analytics_enabled=False) as demo:
-        gr.Markdown("## 零碳园区问答 · 附出处\n每个回答都标出引用的原文段落与行号，可在右侧原文中核对。")
+    with QABlocks(title="文档问答 · Cited QA", analytics_enabled=False) as demo:
+        heading = gr.Markdown(corpus_heading(doc_ids), elem_id="qa-heading")
         turns = gr.State([], time_to_live=STATE_TTL_SECONDS)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
@@ -681,7 +678,7 @@ def create_app(
                     send = gr.Button("发送 Send", variant="primary", scale=1, min_width=90, elem_id="qa-send")
                     clear = gr.Button("新对话 New chat", scale=1, min_width=90, elem_id="qa-clear")
                 examples = gr.Examples(
-                    examples=[[q] for q in EXAMPLES],
+                    examples=[[q] for q in corpus_examples(pipeline)],
                     inputs=[box],
                     label="示例问题 / Examples",
                     api_visibility="private",
@@ -694,7 +691,7 @@ def create_app(
                         True, label="精确答案（阅读模型）/ exact answers (reader model)", elem_id="qa-reader"
                     )
             with gr.Column(scale=2, min_width=320), gr.Tabs():
-                with gr.Tab("原文 / Article"):
+                with gr.Tab("文档原文 / Document"):
                     doc = gr.Dropdown(
                         doc_ids,
                         value=doc_ids[0] if doc_ids else None,
@@ -734,7 +731,7 @@ def create_app(
         chatbot.clear(svc.clear, inputs=[raw, doc], outputs=[chatbot, turns, box, article], **private)
         show_score.change(svc.rerender, inputs=[turns, show_score], outputs=[chatbot], **private)
         gr.on([raw.change, doc.change], svc.article, inputs=[turns, raw, doc], outputs=[article], **private)
-        changed = [status, docs_table, to_delete, upload, doc]
+        changed = [status, docs_table, to_delete, upload, doc, heading]
         upload.upload(svc.upload, inputs=[upload], outputs=changed, **private)
         delete.click(svc.delete, inputs=[to_delete], outputs=changed, **private)
         gr.api(svc.api_ask, api_name="ask")
@@ -749,6 +746,26 @@ def create_app(
     demo.uploads = svc.uploads  # type: ignore[attr-defined]  # QABlocks.launch opens the upload route then
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
+
+
+def corpus_heading(doc_ids: Sequence[str]) -> str:
+    """The page's heading: the product, then the documents it answers from now (the corpus
+    names itself; the default article is one corpus among others)."""
+    names = "、".join(doc_ids[:SHOWN_NAMES]) + ("等" if len(doc_ids) > SHOWN_NAMES else "")
+    return (
+        f"## 文档问答 · 附出处 / Cited document QA\n当前文档 {len(doc_ids)} 篇：{esc(names) or '（无 / none）'}。"
+        "每个回答都标出引用的原文段落与行号，可在右侧「文档原文」中核对。"
+        f" / Answers from {len(doc_ids)} document(s), each citing its passage and lines."
+    )
+
+
+def corpus_examples(pipeline: object) -> list[str]:
+    """Example questions made from the indexed passages (``qa.intents.example_questions``,
+    as the help reply gives them), then the chat's own examples."""
+    from qa.intents import example_questions
+
+    chunks = getattr(getattr(pipeline, "index", None), "chunks", None) or []
+    return [*example_questions(chunks, CORPUS_EXAMPLES), *CHAT_EXAMPLES]
 
 
 # ---------------------------------------------------------------- launching

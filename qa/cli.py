@@ -508,6 +508,7 @@ def chat_interactively(pipe: Any, top_k: int, mode: str) -> None:  # type: ignor
     show_default=True,
     help="val: only the questions of the reader's validation articles (SQuAD sets; all passages stay indexed).",
 )
+@click.option("--ablate", is_flag=True, help="Dialogue sets: also with each resolution rule switched off in turn.")
 @corpus_option
 @friendly_errors
 def eval_command(
@@ -519,6 +520,7 @@ def eval_command(
     limit: int | None,
     reader: str | None,
     split: str,
+    ablate: bool,
     corpus_dir: Path | None,
 ) -> None:
     """Measure retrieval and answers for each mode; write JSON, Markdown and PNG reports."""
@@ -539,7 +541,9 @@ def eval_command(
     from qa.reader import open_reader
 
     chosen = open_reader(reader, progress=progress)
-    runs = evaluate.run(paths, mode_list, top_k, out, limit, corpus_dir, progress=progress, reader=chosen, split=split)
+    runs = evaluate.run(
+        paths, mode_list, top_k, out, limit, corpus_dir, progress=progress, reader=chosen, split=split, ablate=ablate
+    )
     for report, written in runs:
         if isinstance(report, DialogueReport):
             console.print(dialogue_table(report))

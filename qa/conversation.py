@@ -31,7 +31,8 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -93,6 +94,12 @@ class Resolution:
     exclude: tuple[str, ...] = ()  # what "另外/其他…" sets aside (earlier answers): no answer of its own
     read_past: bool = False  # "除此之外呢？", "另外还强调了什么？": another answer, not one of ``exclude``
     excepted: tuple[str, ...] = ()  # what the question itself sets aside: "除了工信部还有谁？" -> 工信部
+    context: str = ""  # no referent found: the earlier question the search adds (never joined into the question)
+
+    @property
+    def search(self) -> str:
+        """What retrieval searches: the question, after the earlier one when it carries the context."""
+        return f"{self.context} {self.question}" if self.context else self.question
 
     @property
     def avoid(self) -> tuple[str, ...]:
@@ -143,7 +150,7 @@ def _words(text: str) -> list[tuple[str, str]]:
     return [(w.word, w.flag) for w in _posseg().lcut(text)]
 
 
-def _strip(question: str) -> str:
+def strip_question(question: str) -> str:
     return question.strip().rstrip(_END_PUNCT).strip()
 
 
@@ -173,12 +180,12 @@ def topic(question: str) -> str:
     from a later clause when the first has none: "我们是做锂电池的，零碳工厂什么时候…" ->
     "零碳工厂". Empty when the question starts with its predicate or a question word.
     """
-    clauses = [c for c in re.split(r"[，,；;]", _strip(question)) if c]
+    clauses = [c for c in re.split(r"[，,；;]", strip_question(question)) if c]
     return next((found for c in clauses if (found := _clause_topic(c))), "")
 
 
 def _clause_topic(question: str) -> str:
-    text = re.sub(r"^(?:那么|那|请问|我想知道|想问一下|问一下|其中)", "", _strip(question))
+    text = re.sub(r"^(?:那么|那|请问|我想知道|想问一下|问一下|其中)", "", strip_question(question))
     title = re.match(r"《[^》]+》|“[^”]+”|「[^」]+」", text)
     if title:  # a title or a quoted name opening the question is its topic
         return title.group(0)
@@ -216,7 +223,7 @@ def _mask_non_pronouns(text: str) -> str:
     return _NOT_PRONOUN.sub(lambda m: "＿" * len(m.group(0)), text)
 
 
-def _has_pronoun(simple: str) -> str:
+def has_pronoun(simple: str) -> str:
     masked = _mask_non_pronouns(simple)
     for p in (*_PERSON, *_THING):
         if p in masked:
@@ -232,7 +239,7 @@ def _leans_on_pronoun(simple: str) -> bool:
     上强调了什么" says enough on its own (measured on the gold set: a demonstrative
     inside a question that names its subject is deictic).
     """
-    pronoun = _has_pronoun(simple)
+    pronoun = has_pronoun(simple)
     if not pronoun:
         return False
     masked = _mask_non_pronouns(simple)
@@ -323,7 +330,7 @@ def depends_on_context(question: str) -> str:
         if _EN_PRONOUN.search(question):
             return "pronoun"
         return "ellipsis" if len(content) <= 2 else ""
-    simple = to_simplified(_strip(question))
+    simple = to_simplified(strip_question(question))
     if simple.endswith("呢") and len(simple) <= 16 and not _QUESTION_WORDS.search(simple):
         return "ne"
     if _leans_on_pronoun(simple):
@@ -373,7 +380,7 @@ def _same_kind_term(term: str, question: str) -> str:
 def asked_attribute(question: str) -> str:
     """The noun phrase right before the question word: what was asked about the topic
     ("建成后绿电直供比例预计能到多少" -> "绿电直供比例")."""
-    words = _words(_strip(question))
+    words = _words(strip_question(question))
     end = next((i for i, (w, _) in enumerate(words) if _QUESTION_WORDS.match(w)), len(words))
     if end < len(words) and words[end][0] in ("多少", "几"):  # "贡献了多少工业产值": the quantity asked for
         after = list(itertools.takewhile(lambda x: x[1].startswith((*_NOUN_FLAGS, "vn")), words[end + 1 :]))
@@ -401,18 +408,18 @@ def _resolve_ne(term: str, previous: str) -> tuple[str, str]:
     passages must then give ("" for a time word: "如今" may answer "现在呢？")."""
     if term in TIME_WORDS:  # "之前呢？": the same question, at another time
         old = _same_kind_term(term, previous)
-        return (previous.replace(old, term, 1) if old else f"{term}{_strip(previous)}？"), ""
-    frame = _same_frame(term, previous)
+        return (previous.replace(old, term, 1) if old else f"{term}{strip_question(previous)}？"), ""
+    frame = _same_frame(term, previous) if enabled("same-frame") else ""
     focus = term[1:-1] if frame else term  # "做钢铁的": the passages name 钢铁, not the frame
     old = frame or _same_kind_term(term, previous) or asked_attribute(previous)
     subject = topic(previous)
-    if old and old in subject and subject[-1] == term[-1]:
+    if old and old in subject and subject[-1] == term[-1] and enabled("same-head"):
         old = subject  # "东部沿海地区" for "中西部能源富集区" (both 区), not for its 中西部 alone
     if old and old != term:
         return previous.replace(old, _with_modifier(old, term), 1), focus
     if subject:
         return previous.replace(subject, _with_modifier(subject, term), 1), focus
-    return f"{term}{_strip(previous)}？", focus
+    return f"{term}{strip_question(previous)}？", focus
 
 
 def _same_frame(term: str, previous: str) -> str:
@@ -428,6 +435,8 @@ def _same_frame(term: str, previous: str) -> str:
 def _with_modifier(old: str, term: str) -> str:
     """A bare noun for a modified one keeps the modifier: "园区" for "零碳工厂" is "零碳园区"
     (a two-character modifier and head; names, places and times are swapped whole)."""
+    if not enabled("modifier"):
+        return term
     words, swapped = _words(old), _words(term)
     if len(old) != 4 or len(swapped) != 1 or len(term) != 2 or not words or len(words[-1][0]) != 2:
         return term
@@ -449,9 +458,9 @@ def _referent(pronoun: str, noun: str, previous: str, history: Sequence[Turn]) -
     asked_for_it = bool(noun) and re.search(f"(?:哪|什么)[一个家位份项所些种类]?{re.escape(noun)}", previous)
     # A question that opens with its question word ("哪个省提出了…", "哪些地区…") asked for
     # its own subject: a pronoun after it means the answer ("它计划…" -> "浙江等省份计划…").
-    asked_subject = re.match(r"(?:请问)?(?:哪|谁|什么)", _strip(previous)) is not None and not topic(previous)
+    asked_subject = re.match(r"(?:请问)?(?:哪|谁|什么)", strip_question(previous)) is not None and not topic(previous)
     asked_who = pronoun in _PERSON and "谁" in previous and not _person(previous)  # not "孙捷是谁？": 他 is 孙捷
-    if short and (asked_for_it or asked_subject or asked_who):
+    if short and (asked_for_it or asked_subject or asked_who) and enabled("answer-referent"):
         return short
     if pronoun in _PERSON:
         return _person(previous) or (_person(to_simplified(last.answer)) if last is not None else "")
@@ -466,7 +475,7 @@ def _resolve_pronoun(simple: str, previous: str, history: Sequence[Turn]) -> str
         if referent:
             start, end = m.span()
             return simple[:start] + referent + simple[end:]  # "这个部门" -> "国家发改委"
-    pronoun = _has_pronoun(simple)
+    pronoun = has_pronoun(simple)
     referent = _referent(pronoun, "", previous, history)
     if not referent:
         return ""
@@ -539,7 +548,7 @@ _SAID_HOW = re.compile(r"(?:是)?(?:怎么|如何|怎样)(?:说|提|讲|写|表�
 def _claim(previous: str, answer: str) -> str:
     """The earlier question turned into what its answer says: "…预计能降到什么水平" with
     "约…的1/10" -> "…预计能降到约…的1/10" ("" when it asks no question word)."""
-    question = _strip(previous)
+    question = strip_question(previous)
     m = _ASKED_PHRASE.search(question)
     if m is None or not answer:
         return ""
@@ -551,9 +560,9 @@ def _object_of(previous: str) -> str:
     topic after its opening verb ("推动零碳工厂建设的说法…" -> "零碳工厂建设")."""
     found = topic(previous)
     if not found:
-        words = _words(_strip(previous))
+        words = _words(strip_question(previous))
         if words and words[0][1].startswith("v"):
-            found = topic(_strip(previous)[len(words[0][0]) :])
+            found = topic(strip_question(previous)[len(words[0][0]) :])
     return re.sub(r"的?(?:说法|表述|提法)$", "", found)
 
 
@@ -620,6 +629,178 @@ def resolve(question: str, history: Sequence[Turn] = ()) -> Resolution:
     return replace(_resolve(question, history), excepted=excepted(question))
 
 
+@dataclass(frozen=True)
+class Asked:
+    """A Chinese follow-up as the rules see it: simplified, its end punctuation apart, the
+    previous question (simplified) and why it leans on the conversation."""
+
+    simple: str
+    previous: str
+    history: Sequence[Turn]
+    why: str
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A rule's standalone question (simplified, without end punctuation unless ``end``)."""
+
+    text: str
+    focus: str = ""
+    end: str | None = None  # None: the follow-up's own end punctuation
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named rewrite: when it applies (``applies``) and what it makes (``rewrite``;
+    None: it found no referent). ``examples``: (earlier question, earlier short answer,
+    follow-up, expected resolution); ``counter_examples``: (earlier question, earlier short
+    answer, follow-up) it must leave to a later rule or as asked. Both are run by one
+    parametrised test; the gain of each is measured by ``qa eval --ablate``."""
+
+    name: str
+    applies: Callable[[Asked], bool]
+    rewrite: Callable[[Asked], Rewrite | None]
+    examples: tuple[tuple[str, str, str, str], ...]
+    counter_examples: tuple[tuple[str, str, str], ...] = ()
+
+
+def _time_rewrite(a: Asked) -> Rewrite | None:
+    when = _time_answered(a.previous, a.history)
+    return Rewrite(_TIME_ANAPHOR.sub(when, a.simple, count=1)) if when else None
+
+
+def _more_rewrite(a: Asked) -> Rewrite:
+    answer = _last_short_answer(a.history)
+    return Rewrite(f"除了{answer}，{strip_question(a.previous)}" if answer else strip_question(a.previous), end="？")
+
+
+def _this_is_rewrite(a: Asked) -> Rewrite | None:
+    this = _THIS_IS.match(a.simple)
+    claim = _claim(a.previous, _last_short_answer(a.history)) if this else ""
+    return Rewrite(f"{claim}，{a.simple[this.end() :]}") if this and claim else None
+
+
+def _ne_rewrite(a: Asked) -> Rewrite:
+    term = _NE_QUESTION.match(a.simple)
+    resolved, focus = _resolve_ne(term.group(1) if term else a.simple[:-1], a.previous)
+    return Rewrite(resolved, focus, end="")
+
+
+def _ellipsis_rewrite(a: Asked) -> Rewrite | None:
+    subject = "" if _ONLY_ASKING.match(a.simple) else topic(a.previous)
+    body = re.sub(r"^(?:那么|那)", "", a.simple)
+    if enabled("with-object"):
+        body = _with_object(body, a.previous)
+    return Rewrite(f"{subject}{body}") if subject else None
+
+
+def _done_rewrite(a: Asked) -> Rewrite | None:
+    done = _what_was_done(a.simple, a.previous)
+    return Rewrite(done) if done else None
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "time",
+        lambda a: bool(_TIME_ANAPHOR.search(a.simple)),
+        _time_rewrite,
+        (("政府工作报告是哪天作的？", "3月5日", "当时开的是哪个会？", "3月5日开的是哪个会？"),),
+        (("政府工作报告是谁作的？", "李强", "当时开的是哪个会？"),),
+    ),
+    Rule(
+        "more",
+        lambda a: bool(_MORE.match(a.simple)),
+        _more_rewrite,
+        (("零碳园区想提升什么？", "就地消纳水平", "除此之外呢？", "除了就地消纳水平，零碳园区想提升什么？"),),
+        (("零碳园区想提升什么？", "就地消纳水平", "此外还有哪些部门参与？"),),
+    ),
+    Rule(
+        "this-is",
+        lambda a: a.why == "pronoun" and bool(_THIS_IS.match(a.simple)),
+        _this_is_rewrite,
+        (
+            (
+                "单位能耗碳排放预计能降到什么水平？",
+                "约1/10",
+                "这是跟什么比的？",
+                "单位能耗碳排放预计能降到约1/10，是跟什么比的？",
+            ),
+        ),
+        (("单位能耗碳排放预计能降到什么水平？", "约1/10", "这是哪一批园区？"),),
+    ),
+    Rule(
+        "said-about",
+        lambda a: a.why == "object",
+        lambda a: Rewrite(found) if (found := _said_about(a.simple, a.previous)) else None,
+        (("零碳工厂是什么？", "", "2025年政府工作报告里是怎么说的？", "2025年政府工作报告里是怎么说零碳工厂的？"),),
+        (("零碳工厂是什么？", "", "两次报告分别是怎么说零碳工厂的？"),),
+    ),
+    Rule(
+        "ne",
+        lambda a: a.why == "ne",
+        _ne_rewrite,
+        (("浙江计划建设多少个零碳园区？", "30个", "江苏呢？", "江苏计划建设多少个零碳园区？"),),
+    ),
+    Rule(
+        "pronoun",
+        lambda a: a.why == "pronoun",
+        lambda a: Rewrite(found) if (found := _resolve_pronoun(a.simple, a.previous, a.history)) else None,
+        (("孙捷接受了哪家媒体的采访？", "证券日报", "他的职务是什么？", "孙捷的职务是什么？"),),
+        (("孙捷接受了哪家媒体的采访？", "证券日报", "李晓锋说他们拿什么数据支撑？"),),
+    ),
+    Rule(
+        "what-was-done",
+        lambda a: bool(_RESULT_OF.match(a.simple)),
+        _done_rewrite,
+        (("什么时候开始遴选零碳工厂？", "今年", "选出来的要起什么作用？", "遴选出来的零碳工厂要起什么作用？"),),
+    ),
+    Rule(
+        "ellipsis",
+        lambda a: a.why == "ellipsis",
+        _ellipsis_rewrite,
+        (("首批国家级零碳园区是谁公布的？", "国家发改委", "什么时候公布的？", "首批国家级零碳园区什么时候公布的？"),),
+        (("首批国家级零碳园区是谁公布的？", "国家发改委", "为什么？"),),
+    ),
+)
+# Refinements inside a rule, switched off by name like a rule (``qa eval --ablate``):
+# ``same-frame`` (做钢铁的 for 做锂电池的), ``modifier`` (园区 for 零碳工厂 -> 零碳园区),
+# ``same-head`` (a subject with the term's last character swapped whole), ``answer-referent``
+# (a pronoun after "哪个部门…/谁…" is the answer), ``with-object`` (a 把-object carried along).
+REFINEMENTS = ("same-frame", "modifier", "same-head", "answer-referent", "with-object")
+RULE_NAMES = (*(r.name for r in RULES), *REFINEMENTS)
+_disabled: frozenset[str] = frozenset()
+
+
+def enabled(name: str) -> bool:
+    """Whether a rule or refinement is on (all are, unless ``rules_off`` says otherwise)."""
+    return name not in _disabled
+
+
+@contextmanager
+def rules_off(*names: str) -> Iterator[None]:
+    """Switch rules off by name for a measurement (``qa eval --ablate``); not thread-safe:
+    for the eval runner, not the server."""
+    global _disabled
+    unknown = set(names) - set(RULE_NAMES)
+    if unknown:
+        raise ValueError(f"unknown rules: {sorted(unknown)}; known: {RULE_NAMES}")
+    before, _disabled = _disabled, _disabled | frozenset(names)
+    try:
+        yield
+    finally:
+        _disabled = before
+
+
+def _first_rewrite(asked: Asked) -> tuple[Rule | None, Rewrite | None]:
+    """The first rule (in ``RULES`` order) that applies and finds its referent."""
+    for rule in RULES:
+        if enabled(rule.name) and rule.applies(asked):
+            made = rule.rewrite(asked)
+            if made is not None and made.text:
+                return rule, made
+    return None, None
+
+
 def _resolve(question: str, history: Sequence[Turn]) -> Resolution:
     previous = previous_question(history)
     why = depends_on_context(question) if previous else ""
@@ -632,41 +813,24 @@ def _resolve(question: str, history: Sequence[Turn]) -> Resolution:
         return Resolution(resolved, why, focus)
     if not _CJK.search(previous):  # Chinese after English
         return Resolution(f"{previous.strip()} {question.strip()}", "context")
-    traditional = is_traditional(question)
-    simple, prev = to_simplified(_strip(question)), to_simplified(previous)
-    end = question.strip()[len(_strip(question)) :] or "？"
-    focus = ""
-    if _TIME_ANAPHOR.search(simple) and (when := _time_answered(prev, history)):
-        # "当时开的是哪个会？" after "…是哪天作的报告？" -> 3月5日
-        why, resolved = "time", _TIME_ANAPHOR.sub(when, simple, count=1)
-    elif _MORE.match(simple):  # "除此之外呢？": the same question, another answer than the last
-        answer = _last_short_answer(history)
-        why, resolved, end = "more", (f"除了{answer}，{_strip(prev)}" if answer else _strip(prev)), "？"
-    elif (
-        why == "pronoun" and (this := _THIS_IS.match(simple)) and (claim := _claim(prev, _last_short_answer(history)))
-    ):  # "这是跟什么比的？" after "…能降到什么水平？" (约…的1/10): 这 is what was answered
-        resolved = f"{claim}，{simple[this.end() :]}"
-    elif why == "object":
-        resolved = _said_about(simple, prev)
-    elif why == "ne":
-        term = _NE_QUESTION.match(simple)
-        body = term.group(1) if term else simple[:-1]
-        resolved, focus = _resolve_ne(body, prev)
-        end = ""
-    elif why == "pronoun":
-        resolved = _resolve_pronoun(simple, prev, history)
-    elif done := _what_was_done(simple, prev):
-        resolved = done  # "选出来的…" after "…开始遴选零碳工厂" -> "遴选出来的零碳工厂…"
-    else:
-        subject = "" if _ONLY_ASKING.match(simple) else topic(prev)
-        body = _with_object(re.sub(r"^(?:那么|那)", "", simple), prev)
-        resolved = f"{subject}{body}" if subject else ""
-    if not resolved:  # no referent found: let the earlier question's words carry it
-        resolved, why = f"{_strip(prev)}，{simple}", "context"
-    resolved += end
-    more = why == "more" or bool(_ANOTHER.search(simple))
-    aside = set_aside(history) if more or _OTHERS.search(simple) else ()
-    return Resolution(to_traditional(resolved) if traditional else resolved, why, focus, aside, more)
+    asked = Asked(to_simplified(strip_question(question)), to_simplified(previous), history, why)
+    rule, made = _first_rewrite(asked)
+    more = bool(_ANOTHER.search(asked.simple)) or (rule is not None and rule.name == "more")
+    aside = set_aside(history) if more or _OTHERS.search(asked.simple) else ()
+    if rule is None or made is None:
+        # no referent found: asked as typed, the earlier question's words help the search
+        return Resolution(
+            strip_question(question) + question.strip()[len(strip_question(question)) :],
+            "context",
+            "",
+            aside,
+            more,
+            context=asked.previous,
+        )
+    end = made.end if made.end is not None else (question.strip()[len(strip_question(question)) :] or "？")
+    resolved = made.text + end
+    resolved = to_traditional(resolved) if is_traditional(question) else resolved
+    return Resolution(resolved, rule.name, made.focus, aside, more)
 
 
 _OTHERS = re.compile(r"另外|其余|其他|其它|别的|此外还|除此之外|除了")

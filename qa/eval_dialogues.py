@@ -66,6 +66,7 @@ class TurnResult:
     em: float
     f1: float
     resolution_f1: float | None
+    rule: str = "none"  # the resolution rule behind the question answered ("none": as asked)
 
 
 @dataclass
@@ -79,6 +80,7 @@ class DialogueReport:
     resolve_ms: list[float] = field(default_factory=list)
     seconds: float = 0.0
     reader: str = ""
+    ceiling: list[TurnResult] = field(default_factory=list)  # each follow-up asked as its gold standalone
 
     def summary(self) -> dict[str, Any]:
         first = [r for r in self.results if r.index == 0]
@@ -103,9 +105,39 @@ class DialogueReport:
                 [False] * len(self.standalone_changed) + [True] * (self.standalone_total - len(self.standalone_changed))
             ),
             "resolve_ms_p50": round(statistics.median(self.resolve_ms), 3) if self.resolve_ms else None,
+            "follow_ups_right": _rate([_right(r) for r in follow]),
+            "by_rule": by_rule(follow),
+            "standalone_ceiling": _ceiling(self.ceiling),
             "reader": self.reader,
             "seconds": round(self.seconds, 1),
         }
+
+
+def _right(r: TurnResult) -> bool:
+    """An answerable turn answered with the gold in the reply, an unanswerable one declined."""
+    return r.hit if r.gold.answerable else r.abstained
+
+
+def by_rule(results: Sequence[TurnResult]) -> dict[str, dict[str, float | int | None]]:
+    """Follow-ups per resolution rule (the rule that made the question answered): how many,
+    and how many right."""
+    rules: dict[str, list[TurnResult]] = {}
+    for r in results:
+        rules.setdefault(r.rule, []).append(r)
+    return {name: {"n": len(rs), "right": _rate([_right(r) for r in rs])} for name, rs in sorted(rules.items())}
+
+
+def _ceiling(results: Sequence[TurnResult]) -> dict[str, Any] | None:
+    """The same dialogues with every follow-up replaced by its gold standalone question:
+    what resolution could reach with this retriever and reader."""
+    if not results:
+        return None
+    follow = [r for r in results if r.index > 0]
+    return {
+        "first_turns": _scores([r for r in results if r.index == 0]),
+        "follow_up_turns": _scores(follow),
+        "unanswerable_follow_ups_declined": _rate([r.abstained for r in follow if not r.gold.answerable]),
+    }
 
 
 def _rate(flags: Sequence[bool]) -> float | None:
@@ -185,6 +217,7 @@ def judge_turn(did: str, index: int, gold: GoldTurn, answer: Answer) -> TurnResu
         em=cmrc_em(short, gold.answers) if answered else 0.0,
         f1=char_f1(short, gold.answers) if answered else 0.0,
         resolution_f1=resolution_f1,
+        rule=answer.resolution_rule or "none",
     )
 
 
@@ -204,31 +237,51 @@ def evaluate_dialogues(
     name: str = DIALOGUE_SET,
     standalone_questions: Sequence[str] = (),
     on_dialogue: Callable[[], None] | None = None,
+    ceiling: bool = True,
 ) -> DialogueReport:
     """Ask every dialogue turn by turn with its history; ``ask(question, history)`` is
-    ``Pipeline.ask`` (top 3, hybrid)."""
+    ``Pipeline.ask`` (top 3, hybrid). ``ceiling``: ask them again with each follow-up
+    replaced by its gold standalone question (``DialogueReport.ceiling``)."""
     t0 = time.perf_counter()
-    results: list[TurnResult] = []
     resolve_ms: list[float] = []
-    for dialogue in dialogues:
-        history: list[Turn] = []
-        for i, gold in enumerate(dialogue.turns):
-            r0 = time.perf_counter()
-            resolve(gold.question, history)
-            resolve_ms.append((time.perf_counter() - r0) * 1000)
-            answer = ask(gold.question, history)
-            results.append(judge_turn(dialogue.did, i, gold, answer))
-            history.append(Turn(gold.question, answer))
-        if on_dialogue:
-            on_dialogue()
-    return DialogueReport(
+    results = _ask_all(ask, dialogues, standalone=False, resolve_ms=resolve_ms, on_dialogue=on_dialogue)
+    report = DialogueReport(
         name,
         results,
         standalone_changes(standalone_questions),
         len(standalone_questions) - 1 if standalone_questions else 0,
         resolve_ms,
-        time.perf_counter() - t0,
     )
+    if ceiling:
+        report.ceiling = _ask_all(ask, dialogues, standalone=True)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _ask_all(
+    ask: Callable[[str, Sequence[Turn]], Answer],
+    dialogues: Sequence[Dialogue],
+    standalone: bool,
+    resolve_ms: list[float] | None = None,
+    on_dialogue: Callable[[], None] | None = None,
+) -> list[TurnResult]:
+    """Every turn of every dialogue, in order, each with the turns before it as history;
+    ``standalone``: a follow-up is asked as its gold standalone question."""
+    results: list[TurnResult] = []
+    for dialogue in dialogues:
+        history: list[Turn] = []
+        for i, gold in enumerate(dialogue.turns):
+            question = (gold.standalone or gold.question) if standalone else gold.question
+            if resolve_ms is not None:
+                r0 = time.perf_counter()
+                resolve(question, history)
+                resolve_ms.append((time.perf_counter() - r0) * 1000)
+            answer = ask(question, history)
+            results.append(judge_turn(dialogue.did, i, gold, answer))
+            history.append(Turn(question, answer))
+        if on_dialogue:
+            on_dialogue()
+    return results
 
 
 def report_json(report: DialogueReport) -> dict[str, Any]:
@@ -251,6 +304,7 @@ def report_json(report: DialogueReport) -> dict[str, Any]:
                 "f1": round(r.f1, 4),
                 "resolution_f1": None if r.resolution_f1 is None else round(r.resolution_f1, 4),
                 "tags": list(r.gold.tags),
+                "rule": r.rule,
             }
             for r in report.results
         ],
@@ -265,6 +319,14 @@ def report_markdown(report: DialogueReport) -> str:
         m = s[key]
         cells = [m[k] for k in ("n", "answerable", "answer_hit", "em", "f1", "false_abstain_rate")]
         rows.append(f"| {key.replace('_', ' ')} | " + " | ".join("n/a" if c is None else str(c) for c in cells) + " |")
+    if s["standalone_ceiling"]:
+        for key in ("first_turns", "follow_up_turns"):
+            m = s["standalone_ceiling"][key]
+            cells = [m[k] for k in ("n", "answerable", "answer_hit", "em", "f1", "false_abstain_rate")]
+            label = f"{key.replace('_', ' ')}, as gold standalone"
+            rows.append(f"| {label} | " + " | ".join("n/a" if c is None else str(c) for c in cells) + " |")
+    rows += ["", "| follow-ups by rule | n | right |", "|---|---|---|"]
+    rows += [f"| {name} | {v['n']} | {v['right']} |" for name, v in s["by_rule"].items()]
     rows += ["", "| resolution | value |", "|---|---|"]
     for key in (
         "unanswerable_follow_ups_declined",
@@ -286,6 +348,38 @@ def report_markdown(report: DialogueReport) -> str:
     return "\n".join(rows) + "\n"
 
 
+def ablation(
+    ask: Callable[[str, Sequence[Turn]], Answer], dialogues: Sequence[Dialogue], base: DialogueReport
+) -> dict[str, Any]:
+    """Each resolution rule (and refinement) switched off in turn: the follow-ups right
+    without it, and its gain (right with all rules minus right without it)."""
+    from qa.conversation import RULE_NAMES, rules_off
+
+    right = base.summary()["follow_ups_right"] or 0.0
+    out: dict[str, Any] = {"dataset": base.dataset, "follow_ups_right": right, "rules": {}}
+    for name in RULE_NAMES:
+        with rules_off(name):
+            without = _ask_all(ask, dialogues, standalone=False)
+        follow = [r for r in without if r.index > 0]
+        off = _rate([_right(r) for r in follow]) or 0.0
+        out["rules"][name] = {"right_without": off, "gain": round(right - off, 4)}
+    return out
+
+
+def write_ablation(result: dict[str, Any], out_dir: Path) -> list[Path]:
+    from qa.fileio import atomic_write_text
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = result["dataset"]
+    paths = [out_dir / f"{name}-ablation.json", out_dir / f"{name}-ablation.md"]
+    rows = [f"# Rule ablation: {name} (follow-ups right with every rule: {result['follow_ups_right']})", ""]
+    rows += ["| rule switched off | follow-ups right | gain of the rule |", "|---|---|---|"]
+    rows += [f"| {k} | {v['right_without']} | {v['gain']:+.4f} |" for k, v in result["rules"].items()]
+    atomic_write_text(paths[0], json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+    atomic_write_text(paths[1], "\n".join(rows) + "\n")
+    return paths
+
+
 def write_reports(report: DialogueReport, out_dir: Path) -> list[Path]:
     from qa.fileio import atomic_write_text
 
@@ -304,8 +398,15 @@ def dialogue_table(report: DialogueReport):  # type: ignore[no-untyped-def]
     table = Table(title=f"{s['dataset']}: {s['dialogues']} dialogues, {s['turns']} turns")
     for column in ("metric", "first turns", "follow-ups"):
         table.add_column(column)
+    ceiling = s["standalone_ceiling"]
+    if ceiling:
+        table.add_column("follow-ups as gold standalone")
     for key in ("answer_hit", "em", "f1", "false_abstain_rate"):
-        table.add_row(key, *(str(s[t][key]) for t in ("first_turns", "follow_up_turns")))
+        cells = [str(s[t][key]) for t in ("first_turns", "follow_up_turns")]
+        table.add_row(key, *cells, *([str(ceiling["follow_up_turns"][key])] if ceiling else []))
     for key in ("unanswerable_follow_ups_declined", "resolution_f1", "gold_standalone_unchanged", "resolve_ms_p50"):
-        table.add_row(key, "", str(s[key]))
+        table.add_row(key, "", str(s[key]), *([""] if ceiling else []))
+    if ceiling:
+        declined = str(ceiling["unanswerable_follow_ups_declined"])
+        table.add_row("unanswerable declined, as gold standalone", "", "", declined)
     return table

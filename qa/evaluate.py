@@ -126,10 +126,10 @@ def default_gold_path() -> Path:
 
 
 def default_datasets() -> list[Path]:
-    """``qa eval`` without ``--dataset``: the gold set, and the dialogues beside it."""
+    """``qa eval`` without ``--dataset``: the gold set, and every dialogue set beside it
+    (``dialogues*.jsonl``: the article's, and those over other documents)."""
     gold = default_gold_path()
-    dialogues = gold.with_name("dialogues.jsonl")
-    return [gold, dialogues] if dialogues.is_file() else [gold]
+    return [gold, *sorted(gold.parent.glob("dialogues*.jsonl"))]
 
 
 def default_reports_dir() -> Path:
@@ -1041,11 +1041,13 @@ def run(
     progress: bool = False,
     reader: Reader | None = None,
     split: str = "all",
+    ablate: bool = False,
 ) -> Iterable[tuple[Report, list[Path]]]:
     """``qa eval``: for each dataset load, index (cached), evaluate, write reports; yield as done.
 
     Every dataset is loaded before the model so a bad path fails at once. ``split``
-    "val" keeps only the reader's validation questions of SQuAD sets.
+    "val" keeps only the reader's validation questions of SQuAD sets; ``ablate``: each
+    dialogue set again with each resolution rule switched off (``*-ablation.md``).
     """
     from qa.eval_dialogues import is_dialogue_file, load_dialogues
 
@@ -1071,7 +1073,7 @@ def run(
         yield report, write_reports(report, out_dir)
     for path, dialogues in dialogue_sets:
         yield run_dialogues(
-            path, dialogues[:limit] if limit else dialogues, corpus_dir, encoder, out_dir, cache_root, reader
+            path, dialogues[:limit] if limit else dialogues, corpus_dir, encoder, out_dir, cache_root, reader, ablate
         )
 
 
@@ -1083,12 +1085,13 @@ def run_dialogues(
     out_dir: Path,
     cache_root: Path | None = None,
     reader: Reader | None = None,
+    ablate: bool = False,
 ) -> tuple[Any, list[Path]]:
     """The dialogue set over the corpus (index cached like the gold set's), and the gold
     set's questions for counting standalone questions the resolver changes."""
     from qa import eval_dialogues
 
-    corpus = load_gold(default_gold_path(), corpus_dir or default_corpus_dir())
+    corpus = load_gold(default_gold_path(), dialogue_corpus(path, corpus_dir))
     index, _info = cached_index(corpus, encoder, cache_root=cache_root)
     pipe = Pipeline(index, encoder, FusionConfig(), reader or HeuristicReader())
     report = eval_dialogues.evaluate_dialogues(
@@ -1098,7 +1101,21 @@ def run_dialogues(
         [q.question for q in corpus.questions],
     )
     report.reader = pipe.reader.name
-    return report, eval_dialogues.write_reports(report, out_dir)
+    written = eval_dialogues.write_reports(report, out_dir)
+    if ablate:
+        ask = lambda q, history: pipe.ask(q, history=history)  # noqa: E731
+        written += eval_dialogues.write_ablation(eval_dialogues.ablation(ask, dialogues, report), out_dir)
+    return report, written
+
+
+def dialogue_corpus(path: Path, corpus_dir: Path | None) -> Path:
+    """The documents a dialogue set is asked over: a folder beside it with its name
+    (``eval/dialogues_docs.jsonl`` -> ``eval/dialogues_docs/``), else ``--corpus``, else
+    the default corpus."""
+    beside = path.with_suffix("")
+    if corpus_dir is None and beside.is_dir():
+        return beside
+    return corpus_dir or default_corpus_dir()
 
 
 def _evaluate_with_bar(

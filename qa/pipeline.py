@@ -18,8 +18,9 @@ from pathlib import Path
 
 from qa import settings
 from qa.answer import compose
+from qa.candidates import Candidate, candidates, focus_document, pick
 from qa.chunking import ChunkingConfig, chunk_documents
-from qa.conversation import Resolution, resolve
+from qa.conversation import Resolution
 from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
 from qa.crosslingual import chinese_terms, dictionary, name_terms
 from qa.documents import add_files, catalog, remove_file
@@ -29,8 +30,8 @@ from qa.index import HybridIndex, ProgressCallback, read_manifest, required_sett
 from qa.intents import detect_intent, intent_answer
 from qa.lists import asked_count, gather_items, is_list_question
 from qa.loaders import SUPPORTED_LIST
-from qa.normalize import has_chinese
-from qa.reader import HeuristicReader, Reader, open_reader
+from qa.normalize import clean_query, has_chinese
+from qa.reader import HeuristicReader, ModelReader, Reader, open_reader
 from qa.retrieve import FusionConfig, Retriever
 from qa.types import MODES, Answer, Document, Hit, Mode, Reading, Result, Timings, Turn
 
@@ -343,10 +344,21 @@ class Pipeline:
             answer = intent_answer(q, intent, retriever.index.chunks, mode)
             elapsed = (time.perf_counter() - t0) * 1000
             return Result(answer, (), Reading("intent", abstained=False), Timings(0.0, 0.0, elapsed))
-        resolution = resolve(q, history)
-        understood = resolution.question
+        options = candidates(q, history)
+        option = options[0]
+        focus = focus_document(history) if option.resolution.rule != "none" else ""
         # an English question is searched with the Chinese words the corpus uses for its words
-        hits = retriever.search(with_chinese_terms(understood, retriever.index), max(top_k, 5, depth), mode)
+        query = with_chinese_terms(option.resolution.search, retriever.index)
+        hits = retriever.search(query, max(top_k, 5, depth), mode, prefer_doc=focus, bonus=self.fusion.focus_bonus)
+        reading = None
+        if len(options) > 1 and reader and isinstance(self.reader, ModelReader):
+            reading = self._read_rewrite(retriever, option, hits, top_k)
+            if reading.abstained:  # the rewrite cannot be answered: another reading may be
+                option, hits, reading = self._read_alternatives(
+                    retriever, options, top_k, mode, depth, focus, (option, hits, reading)
+                )
+        resolution = option.resolution
+        understood = resolution.question
         retrieved = time.perf_counter()
         read = self.answer_from(
             understood,
@@ -357,16 +369,53 @@ class Pipeline:
             reader=reader,
             index=retriever.index,
             resolution=resolution,
+            reading=reading,
         )
         answer = read.answer
-        if understood != q:
-            answer = replace(answer, question=q, resolved_question=understood)
+        if understood != q or resolution.rule != "none":
+            answer = replace(answer, question=q, resolved_question=understood, resolution_rule=resolution.rule)
         timings = Timings(
             retrieve_ms=(retrieved - t0) * 1000,
             read_ms=read.timings.read_ms,
             total_ms=(time.perf_counter() - t0) * 1000,
         )
         return Result(answer, tuple(hits), read.reading, timings)
+
+    def _read_rewrite(self, retriever: Retriever, option: Candidate, hits: list[Hit], top_k: int) -> Reading:
+        considered = hits[: max(top_k, 5)]
+        resolution = option.resolution
+        reading = self.reader.read(resolution.question, considered, retriever.index.idf, avoid=resolution.avoid)
+        return allowed(reading, resolution, considered)
+
+    def _read_alternatives(
+        self,
+        retriever: Retriever,
+        options: Sequence[Candidate],
+        top_k: int,
+        mode: Mode,
+        depth: int,
+        focus: str,
+        declined: tuple[Candidate, list[Hit], Reading],
+    ) -> tuple[Candidate, list[Hit], Reading]:
+        """The other readings of a follow-up whose rewrite was declined, retrieved (queries
+        embedded in one batch) and read (one batched reader run); the one ``pick`` takes,
+        or the rewrite's decline."""
+        others = options[1:]
+        queries = [clean_query(with_chinese_terms(o.resolution.search, retriever.index)) for o in others]
+        vectors = self.encoder.encode_queries(queries) if mode != "bm25" else [None] * len(queries)
+        found = [
+            retriever.search(
+                query, max(top_k, 5, depth), mode, vector=v, prefer_doc=focus, bonus=self.fusion.focus_bonus
+            )
+            for query, v in zip(queries, vectors, strict=True)
+        ]
+        shown = [h[: max(top_k, 5)] for h in found]
+        asks = [(o.resolution.question, h, o.resolution.avoid) for o, h in zip(others, shown, strict=True)]
+        readings = self.reader.read_many(asks, retriever.index.idf)  # type: ignore[attr-defined]
+        readings = [allowed(r, o.resolution, h) for r, o, h in zip(readings, others, shown, strict=True)]
+        evidence = [None if r.abstained or r.span is None else r.span.score for r in readings]
+        at = pick(evidence, self.reader.config.threshold)  # type: ignore[attr-defined]
+        return declined if at is None else (others[at], found[at], readings[at])
 
     def ask(
         self, question: str, top_k: int = settings.TOP_K_DEFAULT, mode: Mode = "hybrid", history: Sequence[Turn] = ()
@@ -384,28 +433,40 @@ class Pipeline:
         reader: bool = True,
         index: HybridIndex | None = None,
         resolution: Resolution | None = None,
+        reading: Reading | None = None,
     ) -> Result:
         """Read and compose from these ranked hits, without retrieving: the second half of
         ``run`` (the eval also passes hits with the answering paragraph withheld, to see
         whether the bot then declines). ``Result.timings`` covers only the reading.
-        ``resolution``: what the conversation asks of any answer (``Resolution.allows``)."""
+        ``resolution``: what the conversation asks of any answer (``Resolution.allows``);
+        ``reading``: the reader's reading when already done (the candidates' batched run)."""
         t0 = time.perf_counter()
         idf = (index or self.index).idf  # the index the hits came from
         considered = hits[: max(top_k, 5)]
-        chosen = self.reader if reader else HeuristicReader()
-        # "除此之外呢？" reads past the answers given; "另外四个部门…" and "除了工信部还有谁？" decline
-        # rather than give one back (reading past read 五部门 there; measured in the README)
-        reading = chosen.read(question, considered, idf, avoid=resolution.avoid if resolution else ())
-        if resolution is not None and not reading.abstained:
-            span = reading.span
-            said = considered[span.hit].chunk.text[span.start : span.end] if span is not None else ""
-            if not resolution.allows([h.chunk.text for h in considered], said):
-                reading = replace(reading, abstained=True)
+        if reading is None:
+            chosen = self.reader if reader else HeuristicReader()
+            # "除此之外呢？" reads past the answers given; "另外四个部门…" and "除了工信部还有谁？" decline
+            # rather than give one back (reading past read 五部门 there; measured in the README)
+            reading = chosen.read(question, considered, idf, avoid=resolution.avoid if resolution else ())
+            if resolution is not None:
+                reading = allowed(reading, resolution, considered)
         reading = with_list_items(question, considered, reading)
         t1 = time.perf_counter()
         answer = compose(question, considered, mode, reading, max_citations=top_k, notice=notice, idf=idf)
         total = (time.perf_counter() - t0) * 1000
         return Result(answer, tuple(hits), reading, Timings(0.0, (t1 - t0) * 1000, total))
+
+
+def allowed(reading: Reading, resolution: Resolution, considered: Sequence[Hit]) -> Reading:
+    """The reading, declined when its answer does not fit the conversation
+    (``Resolution.allows``: the focus unnamed, or an answer set aside)."""
+    if reading.abstained:
+        return reading
+    span = reading.span
+    said = considered[span.hit].chunk.text[span.start : span.end] if span is not None else ""
+    if resolution.allows([h.chunk.text for h in considered], said):
+        return reading
+    return replace(reading, abstained=True)
 
 
 NAME_SCAN_MAX_CHUNKS = 20_000  # above this, English questions' pinyin names are not looked for

@@ -296,6 +296,34 @@ class ModelReader:
         idf: Callable[[str], float] | None = None,
         avoid: Sequence[str] = (),
     ) -> Reading:
+        return self.read_many([(question, hits, avoid)], idf)[0]
+
+    def read_many(
+        self,
+        asks: Sequence[tuple[str, Sequence[Hit], Sequence[str]]],
+        idf: Callable[[str], float] | None = None,
+    ) -> list[Reading]:
+        """Several (question, hits, avoid) read in one ONNX run: the candidate questions of
+        one follow-up (``qa.conversation.candidates``) cost one batched run, not several."""
+        plans = [self._plan(q, hits, idf, avoid) for q, hits, avoid in asks]
+        rows = [row for plan in plans if isinstance(plan, _Plan) for row in plan.rows]
+        logits = iter(self.logits(rows)) if rows else iter(())
+        out = []
+        for plan in plans:
+            if isinstance(plan, _Plan):
+                out.append(self._judge(plan, [next(logits) for _ in plan.rows]))
+            else:
+                out.append(plan)
+        return out
+
+    def _plan(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        idf: Callable[[str], float] | None,
+        avoid: Sequence[str],
+    ) -> _Plan | Reading:
+        """The windows to read for one question (a finished Reading when nothing is to be read)."""
         read = list(hits[: self.config.read_hits])
         if not read:
             return Reading(self.name, abstained=True)
@@ -309,12 +337,16 @@ class ModelReader:
         if not chosen:
             return Reading(self.name, abstained=True)
         rows = [assemble(q_ids, contexts[h][0], (a, b), self._special) for h, a, b in chosen]
-        logits = self.logits(rows)
+        return _Plan(simple, read, len(q_ids), [c[1] for c in contexts], chosen, rows, tuple(avoid))
+
+    def _judge(self, plan: _Plan, logits: Sequence[np.ndarray]) -> Reading:
+        """The best span over the plan's windows, and whether to decline it."""
+        simple, read = plan.simple, plan.hits
         best: tuple[bool, float, float, Span] | None = None
         kind = expected_kind(simple) if self.config.answer_kind_spans else None
-        for (h, a, b), lg in zip(chosen, logits, strict=True):
-            offsets = contexts[h][1]
-            span, of_kind = span_of_kind(lg, len(q_ids), b - a, kind, read[h].chunk.text, offsets[a:], avoid)
+        for (h, a, b), lg in zip(plan.windows, logits, strict=True):
+            offsets = plan.offsets[h]
+            span, of_kind = span_of_kind(lg, plan.n_question, b - a, kind, read[h].chunk.text, offsets[a:], plan.avoid)
             evidence = window_evidence(span)
             score = combined_score(evidence, h, self.config.rank_weight)
             start, end = trimmed(kind, read[h].chunk.text, offsets[a + span.start][0], offsets[a + span.end][1])
@@ -336,3 +368,16 @@ class ModelReader:
             span=span_chars,
             no_answer=-evidence,
         )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One question's windows, ready for the batched run."""
+
+    simple: str
+    hits: list[Hit]
+    n_question: int
+    offsets: list[list[tuple[int, int]]]
+    windows: list[tuple[int, int, int]]
+    rows: list[list[int]]
+    avoid: tuple[str, ...]

@@ -73,6 +73,7 @@ class FusionConfig:
     alpha: float = 0.4  # weight of the dense side (measured: README, "Fusion")
     candidates: int = 50  # how many each side contributes before fusion
     rrf_k: int = 60
+    focus_bonus: float = 0.15  # added to the fused score of the discussed document's passages (follow-ups)
 
     def __post_init__(self) -> None:
         if self.method not in FUSION_METHODS:
@@ -113,13 +114,28 @@ class Retriever:
             return {}
         return self.index.bm25_search(query, k)
 
-    def search(self, query: str, top_k_: int = 5, mode: Mode = "hybrid") -> list[Hit]:
-        """Ranked hits for a question in either script (it is cleaned and simplified first)."""
+    def search(
+        self,
+        query: str,
+        top_k_: int = 5,
+        mode: Mode = "hybrid",
+        vector: np.ndarray | None = None,
+        prefer_doc: str = "",
+        bonus: float = 0.0,
+    ) -> list[Hit]:
+        """Ranked hits for a question in either script (it is cleaned and simplified first).
+
+        ``vector``: the query's embedding when already computed (several candidate questions
+        are embedded in one batch); ``prefer_doc``: passages of this document get ``bonus``
+        added to their fused score (a follow-up stays with the document being discussed)."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
         q = clean_query(query)
         pool = max(self.fusion.candidates, top_k_)
-        vector = self.query_vector(q) if mode in ("hybrid", "dense") and len(self.index) else None
+        if vector is None:
+            vector = self.query_vector(q) if mode in ("hybrid", "dense") and len(self.index) else None
+        elif mode == "bm25":
+            vector = None
         if vector is not None and mode == "hybrid" and getattr(self.index.store, "kind", "local") != "local":
             # a remote store: its two searches are two round trips, so they run side by side
             pending = _remote_pool().submit(self.bm25_scores, q, pool)
@@ -140,6 +156,9 @@ class Retriever:
             )
         else:
             fused = weighted_score_fusion(dense, sparse, self.fusion.alpha)
+        if prefer_doc and bonus:
+            chunks = self.index.chunks
+            fused = {i: v + bonus if chunks[i].doc_id == prefer_doc else v for i, v in fused.items()}
         hits = []
         for rank, (i, score) in enumerate(top_k(fused, top_k_), 1):
             parts = {}

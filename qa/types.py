@@ -167,6 +167,7 @@ class Answer:
     short_answer: str | None = None  # the exact answer span, in the asker's script
     resolved_question: str = ""  # the question as understood from the conversation ("" = as asked)
     intent: str = ""  # "greeting", "thanks", "help" or "summary": a chat reply, not an answer to a question
+    resolution_rule: str = ""  # which resolution rule made ``resolved_question`` ("" = as asked)
 
     @property
     def understood(self) -> str:
@@ -184,6 +185,8 @@ class Answer:
             "mode": self.mode,
             "citations": [c.to_json() for c in self.citations],
         }
+        if self.resolution_rule:
+            out["resolution_rule"] = self.resolution_rule
         if self.notice:
             out["notice"] = self.notice
         return out
@@ -221,11 +224,28 @@ class Turn:
                 answer=str(answer or short or ""),
                 abstained=bool(item.get("abstained", False)),
                 mode="hybrid",
-                citations=(),
+                citations=_cited(item.get("citations")),
                 short_answer=str(short) if short else None,
                 resolved_question=str(item.get("resolved_question") or ""),
             ),
         )
+
+
+def _cited(items: object) -> tuple[Citation, ...]:
+    """The documents an earlier answer cited, from its JSON (``doc`` and ``answer_span`` are
+    what the conversation reads: which document it is about); anything else is ignored."""
+    if not isinstance(items, list):
+        return ()
+    out = []
+    for n, c in enumerate(items[:MAX_HISTORY_CITATIONS], 1):
+        if isinstance(c, dict) and isinstance(c.get("doc"), str):
+            span = c.get("answer_span")
+            marked = (0, 0) if isinstance(span, list) and len(span) == 2 else None
+            out.append(Citation(n, c["doc"][:500], (0, 0), "", 0.0, "", "", None, marked))
+    return tuple(out)
+
+
+MAX_HISTORY_CITATIONS = 20
 
 
 @dataclass(frozen=True)

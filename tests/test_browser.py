@@ -194,7 +194,7 @@ def test_upload_a_pdf_and_ask_about_it_in_chromium(
     source = page.locator("#qa-chat li.qa-source").first
     assert "星河市指导意见.pdf" in source.inner_text() and "第 3 页" in source.inner_text()
     assert "8000万元" in page.locator("#qa-chat .qa-answer").first.inner_text()
-    page.get_by_role("tab", name="原文 / Article").click()
+    page.get_by_role("tab", name="文档原文 / Document").click()
     assert page.locator("#qa-article .qa-page-break", has_text="第 3 页").count() == 1  # the PDF, with pages
     assert page.locator("#qa-article .qa-cited").count() >= 1
 

@@ -218,3 +218,20 @@ def test_a_post_is_the_title_before_the_name(model_reader) -> None:  # type: ign
     assert _said(unkinded, "李强是什么职务？", hits) is None
     assert _said(model_reader, "李强是什么职务？", hits) == "国务院总理"
     assert _said(model_reader, "张伟是什么职务？", hits) is None  # no such name: the threshold decides
+
+
+@pytest.mark.slow
+def test_a_batched_read_equals_reading_each_question_alone(model_reader) -> None:  # type: ignore[no-untyped-def]
+    """The candidates of a follow-up are read in one ONNX run: same spans, same evidence."""
+    hits = [chunk_hit(P3, 1), chunk_hit(P1, 2), chunk_hit(P2, 3)]
+    questions = ["首批国家级零碳园区有多少个？", "孙捷是哪家公司的首席可持续发展官？", "红烧肉怎么做才好吃？"]
+    batched = model_reader.read_many([(q, hits, ()) for q in questions])
+    for question, together in zip(questions, batched, strict=True):
+        alone = model_reader.read(question, hits)
+        assert (together.abstained, together.span.hit, together.span.start, together.span.end) == (
+            alone.abstained,
+            alone.span.hit,
+            alone.span.start,
+            alone.span.end,
+        )
+        assert together.span.score == pytest.approx(alone.span.score, abs=1e-3)

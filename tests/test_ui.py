@@ -482,3 +482,24 @@ def test_qa_serve_and_ui_py_are_one_launcher(monkeypatch: pytest.MonkeyPatch) ->
 def test_article_marks_possibly_related_lines_faintly(article: ui.ArticleView) -> None:
     assert 'class="qa-article qa-weak"' in ui.article_html(article, {1: [1]}, weak=True)
     assert "qa-weak" not in ui.article_html(article, {1: [1]})
+
+
+def test_the_heading_names_the_corpus_not_the_first_article() -> None:
+    one = ui.corpus_heading(["zero-carbon-parks.txt"])
+    assert "1" in one and "zero" in one and "零碳园区问答" not in one
+    many = ui.corpus_heading([f"doc{i}.txt" for i in range(5)])
+    assert "5" in many and "doc0" in many and "doc4" not in many and "等" in many
+
+
+def test_examples_come_from_the_indexed_passages() -> None:
+    from types import SimpleNamespace
+
+    from qa.types import Chunk
+
+    text = "马祖列岛由连江县政府管辖，辖区之内共有36个大小岛屿。"  # a chunk's text is simplified
+    chunk = Chunk("c0", "馬祖.txt", 0, len(text), (1, 1), text, "馬祖列島由連江縣政府管轄，轄區之內共有36個大小島嶼。")
+    examples = ui.corpus_examples(SimpleNamespace(index=SimpleNamespace(chunks=[chunk])))
+    assert examples[-len(ui.CHAT_EXAMPLES) :] == ui.CHAT_EXAMPLES
+    assert len(examples) > len(ui.CHAT_EXAMPLES)  # one made from the passage
+    assert not any("零碳" in q for q in examples)
+    assert ui.corpus_examples(object()) == ui.CHAT_EXAMPLES  # no index: the chat's own examples
