@@ -69,7 +69,9 @@ def error(status: int, zh: str, en: str) -> JSONResponse:
 
 
 def _authorised(header: str, credentials: tuple[str, str] | None) -> bool:
-    """Whether an ``Authorization`` header carries the UI's user and password (Basic)."""
+    """Whether an ``Authorization`` header carries the UI's user and password (Basic).
+    Compared as UTF-8 bytes: ``hmac.compare_digest`` refuses non-ASCII ``str`` (a Chinese
+    password would be a 500, even when right)."""
     if credentials is None:
         return True
     if not header.lower().startswith("basic "):
@@ -78,7 +80,8 @@ def _authorised(header: str, credentials: tuple[str, str] | None) -> bool:
         user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return False
-    return hmac.compare_digest(user, credentials[0]) & hmac.compare_digest(password, credentials[1])
+    same_user = hmac.compare_digest(user.encode("utf-8"), credentials[0].encode("utf-8"))
+    return same_user & hmac.compare_digest(password.encode("utf-8"), credentials[1].encode("utf-8"))
 
 
 def too_large() -> JSONResponse:

@@ -102,6 +102,16 @@ def test_password_is_asked_when_set() -> None:
     assert api.get("/health", headers={"authorization": f"Basic {wrong}"}).status_code == 401
 
 
+def test_a_chinese_password_is_compared_as_utf8_not_a_500() -> None:
+    """hmac.compare_digest refuses non-ASCII str; the guard compares UTF-8 bytes."""
+    api = client(Stub(), credentials=("用户", "密码口令"))
+    right = base64.b64encode("用户:密码口令".encode()).decode()
+    assert api.post("/ask", json={"question": "q"}, headers={"authorization": f"Basic {right}"}).status_code == 200
+    for wrong in ("用户:密码", "user:密码口令", "用户:ｘ"):
+        token = base64.b64encode(wrong.encode()).decode()
+        assert api.post("/ask", json={"question": "q"}, headers={"authorization": f"Basic {token}"}).status_code == 401
+
+
 def test_health_and_openapi() -> None:
     api = client(Stub(), health={"documents": 1})
     assert api.get("/health").json() == {"status": "ok", "documents": 1}
