@@ -167,7 +167,7 @@ def add(files: tuple[Path, ...], corpus_dir: Path | None, index_dir: Path | None
     from qa.documents import add_files, read_upload
     from qa.pipeline import default_corpus_dir
 
-    added = add_files(corpus_dir or default_corpus_dir(), [(p.name, read_upload(p)) for p in files])
+    added = add_files(corpus_dir or default_corpus_dir(), [(p.name, read_upload(p)) for p in files], replace=True)
     for stored, replaced in added:
         click.echo(f"{'已替换 / Replaced' if replaced else '已添加 / Added'}: {stored}")
     update_index(corpus_dir, index_dir)
@@ -487,8 +487,8 @@ def chat_interactively(pipe: Any, top_k: int, mode: str) -> None:  # type: ignor
     "datasets",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Gold .jsonl or dialogue .jsonl (over --corpus), or SQuAD-format .json; repeatable "
-    "(default: eval/gold.jsonl and eval/dialogues.jsonl).",
+    help="Gold .jsonl or dialogue .jsonl (over --corpus, or the folder beside it with its name), or "
+    "SQuAD-format .json; repeatable (default: eval/gold.jsonl and every eval/dialogues*.jsonl).",
 )
 @click.option("--modes", default=",".join(MODES), show_default=True, help="Comma-separated retrieval modes.")
 @click.option("--top-k", default=10, show_default=True, type=int, help="Passages retrieved per question.")

@@ -140,16 +140,46 @@ def safe_name(name: str) -> str:
     return base
 
 
-def add_files(corpus_dir: Path, files: Sequence[tuple[str, bytes]]) -> list[tuple[str, bool]]:
+def add_files(corpus_dir: Path, files: Sequence[tuple[str, bytes]], replace: bool = False) -> list[tuple[str, bool]]:
     """Store files in the corpus folder: every one is checked (``check_upload``) before any
-    is written. Returns (stored name, whether it replaced a file of that name) for each."""
+    is written. Returns (stored name, whether it replaced a file of that name) for each.
+    Names are compared as stored (``x.TXT``, ``x.txt.`` and ``/etc/x.txt`` are all ``x.txt``):
+    two files of a batch with one name are refused, and so is a name already in the corpus
+    unless ``replace`` (``qa add`` says "Replaced"; an upload never silently replaces)."""
     checked = [(check_upload(name, data), data) for name, data in files]
+    _refuse_collisions(corpus_dir, [stored for stored, _ in checked], replace)
     return [_store(corpus_dir, stored, data) for stored, data in checked]
 
 
-def add_file(corpus_dir: Path, name: str, data: bytes) -> tuple[str, bool]:
+def add_file(corpus_dir: Path, name: str, data: bytes, replace: bool = False) -> tuple[str, bool]:
     """``add_files`` of one file."""
-    return add_files(corpus_dir, [(name, data)])[0]
+    return add_files(corpus_dir, [(name, data)], replace)[0]
+
+
+def _refuse_collisions(corpus_dir: Path, stored: Sequence[str], replace: bool) -> None:
+    """A bilingual QAError when two names of a batch are one, or (unless ``replace``) a name
+    is taken in the corpus, compared without case (``X.txt`` would shadow ``x.txt`` on a
+    case-insensitive disk)."""
+    seen: set[str] = set()
+    twice = sorted({s for s in stored if s.casefold() in seen or seen.add(s.casefold())})
+    if twice:
+        names = "、".join(twice)
+        raise QAError(
+            f"同一批文件中有重名文件：{names}。请改名后再上传，未添加任何文件。",
+            f"Files in this batch share a name: {', '.join(twice)}. Rename them and upload again; nothing was added.",
+        )
+    if replace:
+        return
+    root = corpus_dir.resolve()
+    files = root.rglob("*") if root.is_dir() else ()
+    taken = {p.relative_to(root).as_posix().casefold() for p in files if p.is_file()}
+    clash = [s for s in stored if s.casefold() in taken]
+    if clash:
+        raise QAError(
+            f"语料中已有同名文档：{'、'.join(clash)}。如需替换，请先删除它；未添加任何文件。",
+            f"The corpus already has a document named {', '.join(clash)}. Delete it first to replace it; "
+            "nothing was added.",
+        )
 
 
 def _store(corpus_dir: Path, stored: str, data: bytes) -> tuple[str, bool]:

@@ -21,6 +21,7 @@ from qa.documents import (
     MAX_NAME_CHARS,
     DocumentInfo,
     add_file,
+    add_files,
     check_upload,
     human_size,
     list_documents,
@@ -169,9 +170,27 @@ def test_add_file_writes_the_bytes_and_says_whether_it_replaced(tmp_path: Path) 
     assert add_file(corpus, "notes.txt", TEXT) == ("notes.txt", False)
     assert (corpus / "notes.txt").read_bytes() == TEXT
     other = "第二版。".encode() * 10
-    assert add_file(corpus, "notes.txt", other) == ("notes.txt", True)
+    assert add_file(corpus, "notes.txt", other, replace=True) == ("notes.txt", True)  # qa add
     assert (corpus / "notes.txt").read_bytes() == other
     assert _tree(corpus) == ["notes.txt"]  # no temporary (hidden) files left behind
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "notes.TXT", "notes.txt.", "/etc/notes.txt", "NOTES.txt"])
+def test_an_upload_never_silently_replaces_a_document(tmp_path: Path, name: str) -> None:
+    corpus = tmp_path / "corpus"
+    add_file(corpus, "notes.txt", TEXT)
+    with pytest.raises(QAError) as info:
+        add_file(corpus, name, "第二版。".encode() * 10)
+    _both(info.value, "同名文档", "already has a document named")
+    assert (corpus / "notes.txt").read_bytes() == TEXT and _tree(corpus) == ["notes.txt"]
+
+
+def test_a_batch_with_one_name_twice_adds_nothing(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    with pytest.raises(QAError) as info:
+        add_files(corpus, [("a.txt", TEXT), ("b.txt", TEXT), ("A.TXT", TEXT)])
+    _both(info.value, "重名", "share a name")
+    assert not corpus.exists()
 
 
 def test_add_file_stores_under_the_safe_name(tmp_path: Path) -> None:
