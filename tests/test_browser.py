@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import ui
 from tests.conftest import ARTIFACTS, ROOT
 from tests.test_ui import Q52, Q52_TRADITIONAL, XSS_IMG, start_app, ui_pipeline
 
@@ -35,8 +36,13 @@ SCREENSHOT_DOCS = ROOT / "docs" / "screenshot.png"
 
 
 @pytest.fixture(scope="module")
-def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    app, url = start_app(ui_pipeline(request, tmp_path_factory))
+def pipeline(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return ui_pipeline(request, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def served(pipeline: Any) -> Iterator[str]:
+    app, url = start_app(pipeline)
     try:
         yield url
     finally:
@@ -73,7 +79,7 @@ def wait_replies(page: Any, n_replies: int) -> None:
     )
 
 
-def test_conversation_in_chromium(served: str, browser: Any) -> None:
+def test_conversation_in_chromium(served: str, browser: Any, pipeline: Any) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1100}, device_scale_factor=1)
     dialogs: list[str] = []
     refused: list[str] = []
@@ -93,12 +99,16 @@ def test_conversation_in_chromium(served: str, browser: Any) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui-answer.png"))
 
-    page.get_by_text(Q52_TRADITIONAL, exact=True).first.click()  # an example is asked at once
+    example = ui.corpus_examples(pipeline)[0]  # made from the corpus's own passages
+    page.get_by_text(example, exact=True).first.click()  # an example is asked at once
     wait_replies(page, 2)
+    assert page.locator("#qa-chat .qa-answer").nth(1).locator("li.qa-source mark").count() >= 1
+
+    ask(page, Q52_TRADITIONAL, 3)
     assert page.locator("#qa-chat mark", has_text="52個國家級零碳園區").count() >= 1
 
-    ask(page, XSS_IMG, 3)
-    ask(page, EVIL_MARKDOWN, 4)
+    ask(page, XSS_IMG, 4)
+    ask(page, EVIL_MARKDOWN, 5)
     page.wait_for_timeout(500)  # give any injected handler time to fire
     chat = page.locator("#qa-chat").inner_text()
     assert XSS_IMG in chat and EVIL_MARKDOWN in chat

@@ -51,10 +51,20 @@ def test_turns_are_asked_with_their_history_and_judged() -> None:
         "首批国家级零碳园区是谁公布的？": ("国家发改委", False),
         "一共有多少个？": ("52个", False),
         "第二批呢？": (None, True),
+        "首批国家级零碳园区一共有多少个？": ("20个", False),  # the ceiling run: gold standalone questions
+        "第二批国家级零碳园区一共有多少个？": ("52个", False),
     })  # fmt: skip
     report = evaluate_dialogues(ask, [DIALOGUE], standalone_questions=["孙捷是谁？", "零碳园区是什么？"])
-    assert seen == [("首批国家级零碳园区是谁公布的？", 0), ("一共有多少个？", 1), ("第二批呢？", 2)]
+    assert seen[:3] == [("首批国家级零碳园区是谁公布的？", 0), ("一共有多少个？", 1), ("第二批呢？", 2)]
+    assert seen[3:] == [
+        ("首批国家级零碳园区是谁公布的？", 0),
+        ("首批国家级零碳园区一共有多少个？", 1),
+        ("第二批国家级零碳园区一共有多少个？", 2),
+    ]
     s = report.summary()
+    ceiling = s["standalone_ceiling"]
+    assert ceiling["first_turns"]["answer_hit"] == 1.0 and ceiling["follow_up_turns"]["answer_hit"] == 0.0
+    assert ceiling["unanswerable_follow_ups_declined"] == 0.0
     assert s["first_turns"]["answer_hit"] == 1.0 and s["follow_up_turns"]["answer_hit"] == 1.0
     assert s["follow_up_turns"]["em"] == 1.0 and s["unanswerable_follow_ups_declined"] == 1.0
     unresolved = char_f1("第二批呢？", ["第二批国家级零碳园区一共有多少个？"])  # the scripted asker left it as asked
@@ -68,7 +78,8 @@ def test_a_wrong_answer_and_a_missed_decline_count_against() -> None:
         "一共有多少个？": ("20个", False),
         "第二批呢？": ("52个", False),
     })  # fmt: skip
-    s = evaluate_dialogues(ask, [DIALOGUE]).summary()
+    s = evaluate_dialogues(ask, [DIALOGUE], ceiling=False).summary()
+    assert s["standalone_ceiling"] is None
     assert s["follow_up_turns"]["answer_hit"] == 0.0 and s["unanswerable_follow_ups_declined"] == 0.0
 
 
