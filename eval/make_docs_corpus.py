@@ -23,11 +23,28 @@ from qa.splits import is_validation  # noqa: E402
 
 BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
 FILES = {"cmrc2018": "cmrc2018_dev.json", "drcd": "drcd_dev.json"}
-DEFAULT_IDS = (
-    "cmrc2018:DEV_10 cmrc2018:DEV_14 cmrc2018:DEV_72 cmrc2018:DEV_75 cmrc2018:DEV_76 cmrc2018:DEV_118 "
-    "cmrc2018:DEV_194 cmrc2018:DEV_104 cmrc2018:DEV_69 cmrc2018:DEV_163 "
-    "drcd:1149 drcd:3297 drcd:4896 drcd:4967 drcd:3344 drcd:3436 drcd:3211 drcd:3384 drcd:2493 drcd:3380"
-).split()
+DEFAULT_IDS = [
+    "cmrc2018:DEV_10",
+    "cmrc2018:DEV_14",
+    "cmrc2018:DEV_72",
+    "cmrc2018:DEV_75",
+    "cmrc2018:DEV_76",
+    "cmrc2018:DEV_118",
+    "cmrc2018:DEV_194",
+    "cmrc2018:DEV_104",
+    "cmrc2018:DEV_69",
+    "cmrc2018:DEV_163",
+    "drcd:1149",
+    "drcd:3297",
+    "drcd:4896",
+    "drcd:4967",
+    "drcd:3344",
+    "drcd:3436",
+    "drcd:3211",
+    "drcd:3384",
+    "drcd:2493",
+    "drcd:3380",
+]
 
 
 def article_text(article: dict) -> str:

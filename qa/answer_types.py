@@ -4,6 +4,8 @@ Why: the reader's best span is sometimes of the wrong kind: asked "今年政府�
 it reads "2025年" (a year) out of a sentence about the 2025 report. A question that asks
 for a day, a month, a year or a count names the kind plainly (哪天, 几月, 哪一年, 多少个);
 a span without it cannot be the answer, so the reader takes its best span that has it.
+An age (多大年纪, 几岁) wants 岁 or 旬, not a year ("1872年") or an ordinal ("十四届"); "哪几个园区"
+asks which ones, by name, not how many ("52个").
 A question that asks for a number of things ("哪三个特点") wants a list of that many; a
 quoted abbreviation ("三低") a list of that many items that each have its character
 (低成本、低能耗、低碳排). A question about a person's post ("李强是什么职务？") wants the
@@ -25,6 +27,16 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     ("day", re.compile(r"哪一?天|几号|几月几[日号]|哪一?日"), re.compile(f"{_NUMERAL}+\\s*[日号]|[今昨当同][天日]")),
     ("month", re.compile(r"哪一?个月|几月份?(?![0-9几]*[日号])"), re.compile(f"{_NUMERAL}+\\s*月|[年月][初中底末]")),
     ("year", re.compile(r"哪一?年|何年|几几年"), re.compile(f"{_NUMERAL}+\\s*年|[0-9]{{4}}|[今去明前]年")),
+    (
+        "age",
+        re.compile(r"多大(?:年纪|岁数|了)|(?:今年|当时|那年|时候?)多大|几岁|多少岁|年龄|岁数"),
+        re.compile(f"{_NUMERAL}+\\s*(?:周?岁|旬)"),
+    ),
+    (  # "哪几个园区": which ones, named; not a count ("52个"), though 几个 asks for one below
+        "which",
+        re.compile(r"哪几[个家项座批种所位条类]|哪些"),
+        re.compile(f"^(?!.*{_NUMERAL}+\\s*[个家项座批种所位条类]$).+", re.S),
+    ),
     ("count", re.compile(r"多少[个家项座批倍人次种所位条]|几[个家项座批倍人次种所位条大]"), re.compile(_NUMERAL)),
 )
 

@@ -20,8 +20,9 @@ The rewrite is read first; when the reader answers it, that answer stands (on th
 other-document dialogues, reading every candidate and picking by evidence gained
 nothing over this, at 2-4x the reading time: docs/conversation.md). When it declines,
 the alternatives are retrieved and read in one batched run and ``pick`` takes the one
-with the most evidence, if it clears the reader's threshold by ``MARGIN``; else the
-decline stands. Earlier questions are never joined into one long question. Pure
+with the most evidence, if it clears the reader's threshold by ``MARGIN`` and its span
+is of the kind the question asks for (``qa.pipeline.of_asked_kind``); else the decline
+stands. Earlier questions are never joined into one long question. Pure
 functions of (question, history).
 """
 
@@ -32,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from qa.conversation import (
+    CLASSIFIED,
     Resolution,
     asked_attribute,
     has_pronoun,
@@ -47,7 +49,6 @@ _CJK = re.compile(f"[{CJK}]")
 
 MARGIN = 2.0  # evidence over the reader's threshold an alternative needs (measured: docs/conversation.md)
 MAX_ALTERNATIVES = 4  # read in one batch, only when the rewrite declines
-_CLASSIFIED = re.compile(r"^[这那该此][一两几]?[个场条位家番段枚座项份次件种批所部本篇句]")
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,13 @@ def candidates(question: str, history: Sequence[Turn]) -> list[Candidate]:
         return out
     add(question.strip(), "as-asked")  # as typed, read in the discussed document
     pronoun = has_pronoun(simple)
-    body = re.sub(r"^(?:那么|那)(?![一两几]?[个场条位家番段枚座项份次件种批所部本篇句])", "", simple)
+    body = simple if CLASSIFIED.match(simple) else re.sub(r"^(?:那么|那)", "", simple)
     referents = [(r, "entity") for r in dialogue_topics(history)]
     referents.append((last_answer(history), "answer"))  # "他" after "哪位将领…？"
     for referent, kind in referents:
         if not referent or referent in simple:
             continue
-        if pronoun and not _CLASSIFIED.match(simple[simple.find(pronoun) :]):
+        if pronoun and not CLASSIFIED.match(simple[simple.find(pronoun) :]):
             at = simple.find(pronoun)  # "他后来去了哪里" -> "苏镜宇后来去了哪里"
             add(simple[:at] + referent + simple[at + len(pronoun) :] + end, kind)
         else:  # "那场比赛的对手是谁" -> "苏镜宇那场比赛的对手是谁"; "有多长" -> "17号线有多长"

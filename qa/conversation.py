@@ -5,7 +5,9 @@ A follow-up leans on an earlier turn: "他的职务是什么？" after a questio
 "When was it published?". Retrieval and the reader see one question, so the follow-up
 is rewritten into the question the user meant, and shown to them ("按上下文理解为").
 
-How, in order (README, "Conversation", has the measurements):
+How (the rules are named objects in ``RULES``, each with examples and counter-examples;
+``docs/conversation.md`` has their measured gains; ``qa.candidates`` reads other
+readings when the reader declines this one):
 
 1. ``depends_on_context``: does the question lean on earlier turns at all? Pronouns
    and demonstratives, 呢-questions, a missing subject (no noun before the predicate
@@ -17,7 +19,7 @@ How, in order (README, "Conversation", has the measurements):
    "他" after "…是谁…").
 3. The rewrite: the pronoun replaced by the referent; for "X呢？" the previous
    question with X put in place of the term of the same kind (a place for a place,
-   a batch for a batch, 做钢铁的 for 做锂电池的), or X as its new topic; for a missing
+   a batch for a batch), or the attribute asked, or X as its new topic; for a missing
    subject the topic put in front; for "这是…" the previous question with its answer
    in place of its question word; for "除此之外呢？" the previous question again,
    reading past the answers given (``Resolution.read_past``).
@@ -409,40 +411,13 @@ def _resolve_ne(term: str, previous: str) -> tuple[str, str]:
     if term in TIME_WORDS:  # "之前呢？": the same question, at another time
         old = _same_kind_term(term, previous)
         return (previous.replace(old, term, 1) if old else f"{term}{strip_question(previous)}？"), ""
-    frame = _same_frame(term, previous) if enabled("same-frame") else ""
-    focus = term[1:-1] if frame else term  # "做钢铁的": the passages name 钢铁, not the frame
-    old = frame or _same_kind_term(term, previous) or asked_attribute(previous)
+    old = _same_kind_term(term, previous) or asked_attribute(previous)
     subject = topic(previous)
-    if old and old in subject and subject[-1] == term[-1] and enabled("same-head"):
-        old = subject  # "东部沿海地区" for "中西部能源富集区" (both 区), not for its 中西部 alone
     if old and old != term:
-        return previous.replace(old, _with_modifier(old, term), 1), focus
+        return previous.replace(old, term, 1), term
     if subject:
-        return previous.replace(subject, _with_modifier(subject, term), 1), focus
-    return f"{term}{strip_question(previous)}？", focus
-
-
-def _same_frame(term: str, previous: str) -> str:
-    """The words of ``previous`` in the same frame as ``term``: "做锂电池的" for "做钢铁的"
-    (same first and last character, a different middle of similar length)."""
-    if len(term) < 3:
-        return ""
-    middle = f"[\u4e00-\u9fff]{{1,{len(term)}}}?"
-    m = re.search(re.escape(term[0]) + middle + re.escape(term[-1]), previous)
-    return m.group(0) if m and m.group(0) != term else ""
-
-
-def _with_modifier(old: str, term: str) -> str:
-    """A bare noun for a modified one keeps the modifier: "园区" for "零碳工厂" is "零碳园区"
-    (a two-character modifier and head; names, places and times are swapped whole)."""
-    if not enabled("modifier"):
-        return term
-    words, swapped = _words(old), _words(term)
-    if len(old) != 4 or len(swapped) != 1 or len(term) != 2 or not words or len(words[-1][0]) != 2:
-        return term
-    plain = [f for _, f in [*words, *swapped] if f.startswith(_SPECIFIC_FLAGS) or f in ("t", "nz")]
-    nouns = words[-1][1].startswith("n") and swapped[0][1].startswith("n")
-    return old[:2] + term if nouns and not plain else term
+        return previous.replace(subject, term, 1), term
+    return f"{term}{strip_question(previous)}？", term
 
 
 def _last_short_answer(history: Sequence[Turn]) -> str:
@@ -481,7 +456,13 @@ def _resolve_pronoun(simple: str, previous: str, history: Sequence[Turn]) -> str
         return ""
     at = masked.find(pronoun)
     replacement = referent + "中" if pronoun == "其中" else referent
-    return simple[:at] + replacement + simple[at + len(pronoun) :]
+    before = "" if simple[:at] in ("那", "那么") else simple[:at]  # "那它…": 那 joins, it names nothing
+    return before + replacement + simple[at + len(pronoun) :]
+
+
+# A demonstrative with a classifier ("那场", "这条", "那天"): it introduces a noun of its own
+# (``qa.candidates`` puts a referent before it rather than in its place).
+CLASSIFIED = re.compile(r"^[这那该此][一两几]?[个场条位家番段枚座项份次件种批所部本篇句届天年时]")
 
 
 _WHO = re.compile(r"\s*who\b", re.I)
@@ -566,23 +547,6 @@ def _object_of(previous: str) -> str:
     return re.sub(r"的?(?:说法|表述|提法)$", "", found)
 
 
-_MODALS = frozenset(["要", "能", "会", "可以", "需要", "应该", "得", "还要", "将"])
-
-
-def _with_object(simple: str, previous: str) -> str:
-    """A verb the earlier question used with 把 keeps its object: "最后要降到什么程度" after
-    "…要把哪里的碳排放降下来" -> "最后要把碳排放降到什么程度" (the 哪里的 asked is dropped)."""
-    if "把" in simple:
-        return simple
-    verb = next((w for w, f in _words(simple) if f.startswith("v") and w not in _MODALS), "")
-    m = re.search(f"把([^，,。？?]{{1,10}}?){re.escape(verb[:1])}", previous) if verb else None
-    thing = re.sub(r"^(?:哪里|哪儿|哪些|哪个|什么)的?", "", m.group(1)) if m else ""
-    if not thing or _QUESTION_WORDS.search(thing):
-        return simple
-    at = simple.find(verb)
-    return f"{simple[:at]}把{thing}{simple[at:]}"
-
-
 def _said_about(simple: str, previous: str) -> str:
     """ "报告里是怎么说的？" after a question about 零碳工厂建设 -> "报告里是怎么说零碳工厂建设的"."""
     thing = _object_of(previous)
@@ -590,15 +554,6 @@ def _said_about(simple: str, previous: str) -> str:
     if not thing or m is None:
         return ""
     return simple[: m.start()] + m.group(0).rstrip("的") + thing + "的"
-
-
-_TIME_ANAPHOR = re.compile(r"当时|那时候?|那一?天|当天|那一?年|当年")
-_ASKS_TIME = re.compile(r"什么时候|何时|什么时间|哪一?天|几号|哪一?年|几月|哪个月")
-
-
-def _time_answered(previous: str, history: Sequence[Turn]) -> str:
-    """The time the last turn answered, when its question asked for one ("3月5日"), else ""."""
-    return _last_short_answer(history) if _ASKS_TIME.search(previous) else ""
 
 
 _RESULT_OF = re.compile(r"^([\u4e00-\u9fff]{1,2}?)出来的?")
@@ -664,11 +619,6 @@ class Rule:
     counter_examples: tuple[tuple[str, str, str], ...] = ()
 
 
-def _time_rewrite(a: Asked) -> Rewrite | None:
-    when = _time_answered(a.previous, a.history)
-    return Rewrite(_TIME_ANAPHOR.sub(when, a.simple, count=1)) if when else None
-
-
 def _more_rewrite(a: Asked) -> Rewrite:
     answer = _last_short_answer(a.history)
     return Rewrite(f"除了{answer}，{strip_question(a.previous)}" if answer else strip_question(a.previous), end="？")
@@ -689,8 +639,6 @@ def _ne_rewrite(a: Asked) -> Rewrite:
 def _ellipsis_rewrite(a: Asked) -> Rewrite | None:
     subject = "" if _ONLY_ASKING.match(a.simple) else topic(a.previous)
     body = re.sub(r"^(?:那么|那)", "", a.simple)
-    if enabled("with-object"):
-        body = _with_object(body, a.previous)
     return Rewrite(f"{subject}{body}") if subject else None
 
 
@@ -700,13 +648,6 @@ def _done_rewrite(a: Asked) -> Rewrite | None:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(
-        "time",
-        lambda a: bool(_TIME_ANAPHOR.search(a.simple)),
-        _time_rewrite,
-        (("政府工作报告是哪天作的？", "3月5日", "当时开的是哪个会？", "3月5日开的是哪个会？"),),
-        (("政府工作报告是谁作的？", "李强", "当时开的是哪个会？"),),
-    ),
     Rule(
         "more",
         lambda a: bool(_MORE.match(a.simple)),
@@ -763,10 +704,8 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 # Refinements inside a rule, switched off by name like a rule (``qa eval --ablate``):
-# ``same-frame`` (做钢铁的 for 做锂电池的), ``modifier`` (园区 for 零碳工厂 -> 零碳园区),
-# ``same-head`` (a subject with the term's last character swapped whole), ``answer-referent``
-# (a pronoun after "哪个部门…/谁…" is the answer), ``with-object`` (a 把-object carried along).
-REFINEMENTS = ("same-frame", "modifier", "same-head", "answer-referent", "with-object")
+# ``answer-referent`` (a pronoun after "哪个部门…/谁…" is the answer).
+REFINEMENTS = ("answer-referent",)
 RULE_NAMES = (*(r.name for r in RULES), *REFINEMENTS)
 _disabled: frozenset[str] = frozenset()
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from qa import settings
 from qa.answer import compose
+from qa.answer_types import expected_kind, span_fits
 from qa.candidates import Candidate, candidates, focus_document, pick
 from qa.chunking import ChunkingConfig, chunk_documents
 from qa.conversation import Resolution
@@ -30,7 +31,7 @@ from qa.index import HybridIndex, ProgressCallback, read_manifest, required_sett
 from qa.intents import detect_intent, intent_answer
 from qa.lists import asked_count, gather_items, is_list_question
 from qa.loaders import SUPPORTED_LIST
-from qa.normalize import clean_query, has_chinese
+from qa.normalize import clean_query, has_chinese, to_simplified
 from qa.reader import HeuristicReader, ModelReader, Reader, open_reader
 from qa.retrieve import FusionConfig, Retriever
 from qa.types import MODES, Answer, Document, Hit, Mode, Reading, Result, Timings, Turn
@@ -413,7 +414,12 @@ class Pipeline:
         asks = [(o.resolution.question, h, o.resolution.avoid) for o, h in zip(others, shown, strict=True)]
         readings = self.reader.read_many(asks, retriever.index.idf)  # type: ignore[attr-defined]
         readings = [allowed(r, o.resolution, h) for r, o, h in zip(readings, others, shown, strict=True)]
-        evidence = [None if r.abstained or r.span is None else r.span.score for r in readings]
+        evidence = [
+            r.span.score
+            if r.span is not None and not r.abstained and of_asked_kind(r, o.resolution.question, h)
+            else None
+            for r, o, h in zip(readings, others, shown, strict=True)
+        ]
         at = pick(evidence, self.reader.config.threshold)  # type: ignore[attr-defined]
         return declined if at is None else (others[at], found[at], readings[at])
 
@@ -467,6 +473,18 @@ def allowed(reading: Reading, resolution: Resolution, considered: Sequence[Hit])
     if resolution.allows([h.chunk.text for h in considered], said):
         return reading
     return replace(reading, abstained=True)
+
+
+def of_asked_kind(reading: Reading, question: str, considered: Sequence[Hit]) -> bool:
+    """Whether the reading's span is of the kind the question asks for (an age for 多大年纪,
+    a year for 哪一年: ``qa.answer_types``). The reader prefers such a span but falls back
+    to its best one; an alternative reading of a follow-up must have one, since a guessed
+    referent that reads "十四届" for "他今年多大？" is a wrong answer, not a reading."""
+    span = reading.span
+    if span is None:
+        return False
+    text = to_simplified(considered[span.hit].chunk.text)  # same length
+    return span_fits(expected_kind(to_simplified(question)), text, span.start, span.end)
 
 
 NAME_SCAN_MAX_CHUNKS = 20_000  # above this, English questions' pinyin names are not looked for

@@ -1,4 +1,4 @@
-"""The kind of answer a question asks for (a day, a month, a year, a count, a list, a title)."""
+"""The kind of answer a question asks for (a day, a month, a year, an age, which ones, a count, a list, a title)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ from qa.answer_types import AnswerKind, expected_kind, fits, span_fits, trimmed
         ("入选的园区里有多少已经动起来了？", None),  # 多少 without a classifier: "近半" answers it
         ("零碳园区是什么时候提出的？", None),  # any time expression may answer: no one kind
         ("他说零碳园区有哪三个特点？", "items"),
+        ("他去世的时候多大年纪？", "age"),
+        ("她几岁开始学琴？", "age"),
+        ("这个湖有多大？", None),  # a size, not an age
+        ("影响有多大？", None),
+        ("首批是哪几个园区？", "which"),  # 几个 inside 哪几个 asks for names, not a count
+        ("有哪些部门参与？", "which"),
     ],
 )
 def test_expected_kind(question: str, kind: str | None) -> None:
@@ -42,6 +48,12 @@ def test_expected_kind(question: str, kind: str | None) -> None:
         ("count", "52个", True),
         ("count", "五大方面", True),
         ("count", "国家发改委", False),
+        ("age", "35岁", True),
+        ("age", "年近七旬", True),
+        ("age", "1872年", False),  # a year, not an age
+        ("age", "十四届", False),
+        ("which", "浙江、江苏", True),
+        ("which", "国家发改委披露国内首批52个", False),
         (None, "anything", True),
     ],
 )

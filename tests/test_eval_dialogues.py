@@ -113,8 +113,14 @@ def test_loading_recognising_and_writing(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_dialogue_regression_floors(real_pipeline) -> None:  # type: ignore[no-untyped-def]
     """The real pipeline on eval/dialogues.jsonl; floors a little under the measured numbers
-    (README, "Dialogues": first turns 0.907, follow-ups 0.915, unanswerable follow-ups declined 0.929,
-    gold standalone questions unchanged 1.0)."""
+    (README, "Dialogues": first turns 0.907, follow-ups 0.896, 3.8 % false "not found", 0.883 of
+    follow-ups right, unanswerable follow-ups declined 0.786, gold standalone questions unchanged 1.0).
+
+    The unanswerable floor was 0.85 when the rewrites declined 13 of 14; asked as their gold
+    standalone questions the reader declines only 5 of them (the ceiling below), so most of
+    those declines were rewrites the reader could not read, not declines (docs/conversation.md,
+    "Where the rest is lost"). It is now held to the measured 11 of 14, to the ceiling, and to
+    the share of all follow-ups handled right, which a wrong rewrite cannot game."""
     import json as _json
 
     from tests.conftest import ROOT
@@ -124,9 +130,12 @@ def test_dialogue_regression_floors(real_pipeline) -> None:  # type: ignore[no-u
     report = evaluate_dialogues(lambda q, h: real_pipeline.ask(q, history=h), dialogues, standalone_questions=gold)
     write_reports(report, ROOT / "tests" / "artifacts" / "eval")
     s = report.summary()
+    ceiling = s["standalone_ceiling"]
     assert s["first_turns"]["answer_hit"] >= 0.86, s
     assert s["follow_up_turns"]["answer_hit"] >= 0.87, s
-    assert s["follow_up_turns"]["false_abstain_rate"] <= 0.09, s
-    assert s["unanswerable_follow_ups_declined"] >= 0.85, s
+    assert s["follow_up_turns"]["false_abstain_rate"] <= 0.06, s
+    assert s["follow_ups_right"] >= 0.86, s
+    assert s["unanswerable_follow_ups_declined"] >= 0.78, s
+    assert s["unanswerable_follow_ups_declined"] >= ceiling["unanswerable_follow_ups_declined"], s
     assert s["gold_standalone_unchanged"] >= 0.98, s
     assert s["dependent_follow_ups_resolved"] >= 0.8, s
