@@ -802,12 +802,16 @@ def serve(
     except QAError as e:
         print(str(e), file=sys.stderr)
         return 1
-    if not is_loopback(host) and auth is None:
+    read_only = (share or not is_loopback(host)) and auth is None
+    if read_only:  # anyone who reaches it may ask, but not change the corpus
+        where, where_en = ("公开分享链接（--share）", "a public share link (--share)") if share else (host, host)
         print(
-            f"警告：正在绑定非本机地址 {host}，且未设置密码；网络上的任何人都能使用本应用。"
-            "请设置环境变量 QA_UI_PASSWORD（用户名 QA_UI_USER，默认 qa）。\n"
-            f"WARNING: binding {host} (not loopback) without a password: anyone on the network can use "
-            "this app. Set QA_UI_PASSWORD (and optionally QA_UI_USER, default 'qa').",
+            f"警告：正在通过 {where} 提供服务，且未设置密码；网络上的任何人都能使用本应用。"
+            "因此以只读方式启动：可以提问，不能上传或删除文档。"
+            "设置环境变量 QA_UI_PASSWORD（用户名 QA_UI_USER，默认 qa）即可开启文档管理。\n"
+            f"WARNING: serving on {where_en} without a password: anyone on the network can use this app, "
+            "so it starts read-only: questions are answered, documents cannot be uploaded or deleted. "
+            "Set QA_UI_PASSWORD (and optionally QA_UI_USER, default 'qa') to manage documents.",
             file=sys.stderr,
         )
     from qa.pipeline import Pipeline
@@ -816,8 +820,9 @@ def serve(
     print("正在加载模型和索引… / Loading model and index…", file=sys.stderr)
     try:
         pipe = Pipeline.open(corpus, index, progress=sys.stderr.isatty())
-        app = create_app(pipe, credentials=auth)  # its documents: the ones the pipeline indexed
-        pipe.ask(EXAMPLES[0])  # warm-up (jieba, first forward pass) so the first user does not wait
+        # its documents: the ones the pipeline indexed; uploads as QA_UI_UPLOADS says, unless read-only
+        app = create_app(pipe, credentials=auth, uploads=False if read_only else None)
+        pipe.ask(corpus_examples(pipe)[0])  # warm-up (jieba, first forward pass) so the first user does not wait
         pipe.warm()  # and the English-Chinese dictionary, in the background
     except QAError as e:
         print(str(e), file=sys.stderr)

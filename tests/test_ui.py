@@ -464,6 +464,76 @@ def test_page_loads(served: str) -> None:
     assert r.status_code == 200 and "<html" in r.text.lower()
 
 
+def test_serve_warms_up_and_launches_the_real_app(monkeypatch: pytest.MonkeyPatch, real_pipeline: Any) -> None:
+    """``make run``'s own path up to the launch: open, build the app, warm up with the
+    corpus's first example question (a name error here once broke every start)."""
+    import qa.pipeline
+
+    monkeypatch.setattr(qa.pipeline.Pipeline, "open", lambda *_, **__: real_pipeline)
+    monkeypatch.setattr(real_pipeline, "warm", lambda: None)
+    asked: list[str] = []
+    ask = real_pipeline.ask
+    monkeypatch.setattr(real_pipeline, "ask", lambda q, *a, **k: asked.append(q) or ask(q, *a, **k))
+    launched: list[dict[str, Any]] = []
+    create = ui.create_app
+
+    def create_unlaunched(pipe: Any, **kw: Any) -> Any:
+        app = create(pipe, **kw)
+        monkeypatch.setattr(app, "launch", lambda **options: launched.append(options))
+        return app
+
+    monkeypatch.setattr(ui, "create_app", create_unlaunched)
+    assert ui.serve(port=1) == 0
+    assert asked == [ui.corpus_examples(real_pipeline)[0]]
+    assert launched and launched[0]["server_name"] == "127.0.0.1" and launched[0]["server_port"] == 1
+
+
+class _IdlePipeline:
+    """What ``serve`` calls on a pipeline before the launch, doing nothing."""
+
+    def ask(self, question: str) -> None:
+        return None
+
+    def warm(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("host", "share", "password", "read_only"),
+    [
+        ("0.0.0.0", False, "", True),
+        ("127.0.0.1", True, "", True),
+        ("0.0.0.0", False, "pw", False),
+        ("127.0.0.1", False, "", False),
+    ],
+)
+def test_public_without_a_password_starts_read_only(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    host: str,
+    share: bool,
+    password: str,
+    read_only: bool,
+) -> None:
+    """Off loopback or shared, with no password: asks yes, uploads and deletes off (said so)."""
+    import qa.pipeline
+
+    monkeypatch.setenv("QA_UI_PASSWORD", password)
+    monkeypatch.setenv("QA_UI_UPLOADS", "1")
+    monkeypatch.setattr(qa.pipeline.Pipeline, "open", lambda *_, **__: _IdlePipeline())
+    built: list[Any] = []
+
+    def create(pipe: Any, **kw: Any) -> Any:
+        built.append(kw)
+        return type("App", (), {"launch": lambda self, **_: None})()
+
+    monkeypatch.setattr(ui, "create_app", create)
+    assert ui.serve(host=host, port=1, share=share) == 0
+    err = capsys.readouterr().err
+    assert built[0]["uploads"] is (False if read_only else None)
+    assert ("read-only" in err and "只读" in err) is read_only
+
+
 def test_qa_serve_and_ui_py_are_one_launcher(monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
