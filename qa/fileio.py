@@ -5,8 +5,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
+import time
 import uuid
 from pathlib import Path
+
+_TEMP = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")  # atomic_write_bytes's temp names
+STALE_TEMP_S = 600.0  # a write takes seconds; a temp file this old was left by a killed process
 
 
 def sha256_file(path: Path) -> str:
@@ -46,3 +51,19 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """``atomic_write_bytes`` of UTF-8 text."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def sweep_stale_temps(folder: Path, older_than_s: float = STALE_TEMP_S) -> list[Path]:
+    """Delete the temp files a killed ``atomic_write_bytes`` left in ``folder`` (at any
+    depth), if older than ``older_than_s``: a write in progress elsewhere keeps its own.
+    Returns what was removed; a file that cannot be removed is left (and not reported)."""
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    cutoff = time.time() - older_than_s
+    for path in folder.rglob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if _TEMP.match(path.name) and path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+    return removed

@@ -26,6 +26,7 @@ from pathlib import PurePath
 from typing import Any
 
 from qa.errors import QAError
+from qa.settings import current as limits
 
 FORMATS: dict[str, str] = {
     ".txt": "txt",
@@ -115,20 +116,73 @@ def check_content(data: bytes, name: str) -> str:
 def load_bytes(data: bytes, name: str) -> Loaded:
     """Check and read one file's bytes into its text view (``name`` gives the format).
 
-    The last few results are kept: an upload is checked, then indexed, and parsing a
-    20-page PDF takes about a second. ``Loaded`` is frozen, so sharing is safe.
+    PDF, DOCX and HTML are parsed in a child process under the time and memory bounds of
+    ``qa.settings`` (``qa.sandbox``): a small file built to expand or to stall the parser is
+    refused there, and the server's own process never holds it. Plain text is decoded
+    here (its size is the file's, already capped). The last few results are kept: an
+    upload is checked, then indexed. ``Loaded`` is frozen, so sharing is safe.
     """
+    kind = check_content(data, name)
+    return parse_bytes(data, name) if kind in ("txt", "md") else load_isolated(data, name)
+
+
+def parse_bytes(data: bytes, name: str) -> Loaded:
+    """``load_bytes`` in this process: the parse itself, with its caps on text, pages and
+    unzipped size (the child process runs this)."""
     from qa.corpus import decode_bytes
 
     kind = check_content(data, name)
     if kind == "pdf":
-        return load_pdf(data, name)
-    if kind == "docx":
-        return load_docx(data, name)
-    text = decode_bytes(data, name)
-    if kind == "html":
-        return Loaded(html_text(text), "html")
-    return Loaded(text, kind)
+        loaded = load_pdf(data, name)
+    elif kind == "docx":
+        loaded = load_docx(data, name)
+    else:
+        text = decode_bytes(data, name)
+        loaded = Loaded(html_text(text) if kind == "html" else text, kind)
+    if len(loaded.text) > limits().max_text_chars:
+        raise too_much_text(name)
+    return loaded
+
+
+def load_isolated(data: bytes, name: str) -> Loaded:
+    """``parse_bytes`` in a child process killed at ``LOAD_TIMEOUT_S`` or ``LOAD_MEMORY_MB``."""
+    from qa.sandbox import Exceeded, run_bounded
+
+    try:
+        out = run_bounded(
+            "qa.loaders", [name], data, limits().load_timeout_s, int(limits().load_memory_mb * 1024 * 1024)
+        )
+    except Exceeded as e:
+        raise beyond_bounds(name, e.what) from e
+    except (RuntimeError, ValueError, OSError) as e:  # the child itself failed: say why, skip the file
+        raise broken(name, e) from e
+    if "exceeded" in out:
+        raise beyond_bounds(name, out["exceeded"])
+    if "error" in out:
+        raise QAError(out["error"]["zh"], out["error"]["en"])
+    return Loaded(out["text"], out["kind"], tuple(out["page_starts"]))
+
+
+def beyond_bounds(name: str, what: str) -> QAError:
+    if what == "time":
+        t = f"{limits().load_timeout_s:g}"
+        return QAError(
+            f"{name}：解析超过 {t} 秒仍未完成（文件可能是为拖垮解析而构造的），已跳过。",
+            f"{name}: parsing took longer than {t} s (the file may be built to stall the parser); skipped.",
+        )
+    mb = f"{limits().load_memory_mb:g}"
+    return QAError(
+        f"{name}：解析需要超过 {mb} MB 内存（文件可能是压缩炸弹），已跳过。",
+        f"{name}: parsing needs more than {mb} MB of memory (the file may be a decompression bomb); skipped.",
+    )
+
+
+def too_much_text(name: str) -> QAError:
+    n = f"{limits().max_text_chars:,}"
+    return QAError(
+        f"{name}：文字超过 {n} 字的上限，已跳过。请拆分成较小的文件。",
+        f"{name}: more than {n} characters of text, the limit; skipped. Split it into smaller files.",
+    )
 
 
 def broken(name: str, e: Exception) -> QAError:
@@ -144,7 +198,7 @@ def load_pdf(data: bytes, name: str) -> Loaded:
     """The text layer of every page; pages are joined by a line break (the normaliser
     rejoins a sentence that runs across pages) and each page's start is recorded."""
     import pypdf
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
@@ -153,12 +207,26 @@ def load_pdf(data: bytes, name: str) -> Loaded:
                 f"{name}：PDF 已加密（需要密码才能读取文字），已跳过。请先去掉密码。",
                 f"{name}: the PDF is encrypted (a password is needed to read its text); skipped. Remove the password.",
             )
-        pages = []
+        if len(reader.pages) > limits().max_pages:
+            raise QAError(
+                f"{name}：PDF 有 {len(reader.pages)} 页，超过 {limits().max_pages} 页的上限，已跳过。请拆分后再添加。",
+                f"{name}: the PDF has {len(reader.pages)} pages, over the limit of {limits().max_pages}; skipped. "
+                "Split it first.",
+            )
+        pages, chars = [], 0
         for page in reader.pages:
             try:
                 pages.append((page.extract_text() or "").strip("\n"))
+            except LimitReachedError as e:  # pypdf's own bound on a stream: not a missing text layer
+                raise QAError(
+                    f"{name}：PDF 的某一页超出解析上限（{e}），已跳过。",
+                    f"{name}: a page of the PDF exceeds the parser's limit ({e}); skipped.",
+                ) from e
             except Exception:  # one unreadable page: keep the others (it counts as empty)
                 pages.append("")
+            chars += len(pages[-1])
+            if chars > limits().max_text_chars:
+                raise too_much_text(name)
     except QAError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as e:
@@ -192,6 +260,7 @@ def load_docx(data: bytes, name: str) -> Loaded:
     import docx
     from docx.table import Table
 
+    check_unzipped_size(data, name)
     try:
         document = docx.Document(io.BytesIO(data))
         blocks: list[str] = []
@@ -206,6 +275,24 @@ def load_docx(data: bytes, name: str) -> Loaded:
     if not blocks:
         raise QAError(f"{name}：文档里没有文字，已跳过。", f"{name}: the document has no text; skipped.")
     return Loaded("\n\n".join(blocks), "docx")
+
+
+def check_unzipped_size(data: bytes, name: str) -> None:
+    """Refuse a zip whose members add up to more than ``MAX_UNZIPPED_MB`` before anything
+    unpacks it (a 580 KB DOCX can hold 200 MB of XML). zipfile never reads a member past
+    its declared size, so the declared sizes are the bound."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            total = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as e:
+        raise broken(name, e) from e
+    if total > limits().max_unzipped_mb * 1024 * 1024:
+        mb = f"{limits().max_unzipped_mb:g}"
+        unzipped_mb = f"{total / 1024 / 1024:.0f}"
+        raise QAError(
+            f"{name}：解压后有 {unzipped_mb} MB，超过 {mb} MB 的上限（可能是压缩炸弹），已跳过。",
+            f"{name}: unzips to {unzipped_mb} MB, over the limit of {mb} MB (a decompression bomb?); skipped.",
+        )
 
 
 def distinct_cells(row: Any) -> list[str]:
@@ -316,3 +403,25 @@ def _block_texts(root: Any) -> list[str]:
     walk(root)
     flush()
     return out
+
+
+def _child() -> None:
+    """``python -m qa.loaders NAME`` (``load_isolated``): the file's bytes on stdin, its
+    text view or its refusal as JSON on stdout."""
+    import json
+    import sys
+
+    from qa.sandbox import limit_own_memory, near_memory_limit
+
+    limit_own_memory()
+    name, data = sys.argv[1], sys.stdin.buffer.read()
+    try:
+        loaded = parse_bytes(data, name)
+        out: dict[str, Any] = {"text": loaded.text, "kind": loaded.kind, "page_starts": list(loaded.page_starts)}
+    except QAError as e:
+        out = {"exceeded": "memory"} if near_memory_limit() else {"error": {"zh": e.zh, "en": e.en}}
+    sys.stdout.write(json.dumps(out))
+
+
+if __name__ == "__main__":
+    _child()

