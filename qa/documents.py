@@ -216,10 +216,16 @@ def check_upload(name: str, data: bytes) -> str:
 
 
 def remove_file(corpus_dir: Path, name: str) -> str:
-    """Delete one document from the corpus folder by its listed name; returns that name."""
+    """Delete one document from the corpus folder by its listed name; returns that name.
+    The last document is refused before anything is deleted: an index needs one."""
     target = _inside(corpus_dir, name)
     if not target.is_file() or target.name == CORRECTIONS_FILE:
         raise QAError(f"语料中没有这个文件：{name}", f"No such document in the corpus: {name}")
+    if [p.resolve() for p in corpus_files(corpus_dir)] == [target]:
+        raise QAError(
+            f"{name} 是最后一个文档，不能删除：先添加别的文档。",
+            f"{name} is the last document and cannot be removed: add another one first.",
+        )
     try:
         target.unlink()
     except OSError as e:

@@ -45,14 +45,15 @@ def limit_own_memory() -> None:
 def near_memory_limit(share: float = 0.6) -> bool:
     """In the child: whether its peak resident memory reached ``share`` of the bound. A C
     parser (lxml) that runs out of memory reports a parse error, not a ``MemoryError``;
-    after such a peak the error is the bound's, and is said so."""
+    after such a peak the error is the bound's, and is said so. The peak is this
+    program's own (``VmHWM``, reset by exec); ``ru_maxrss`` would carry the parent's."""
     limit = int(os.environ.get(_MEMORY_VARIABLE, "0"))
     try:
-        import resource
-    except ImportError:
+        with open("/proc/self/status", encoding="ascii") as f:
+            peak_kib = next((int(line.split()[1]) for line in f if line.startswith("VmHWM:")), 0)
+    except (OSError, ValueError):
         return False
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    return limit > 0 and peak >= share * limit
+    return limit > 0 and peak_kib * 1024 >= share * limit
 
 
 def run_bounded(module: str, args: list[str], data: bytes, timeout_s: float, memory_bytes: int) -> Any:

@@ -248,16 +248,42 @@ def test_add_file_where_a_folder_has_the_name_is_a_bilingual_error(tmp_path: Pat
 def test_remove_file(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     add_file(corpus, "notes.txt", TEXT)
+    add_file(corpus, "other.txt", TEXT)
     assert remove_file(corpus, "notes.txt") == "notes.txt"
-    assert list(corpus.iterdir()) == []
+    assert _tree(corpus) == ["other.txt"]
 
 
 def test_remove_file_in_a_subfolder(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     (corpus / "sub").mkdir(parents=True)
     (corpus / "sub" / "a.txt").write_bytes(TEXT)
+    (corpus / "b.txt").write_bytes(TEXT)
     assert remove_file(corpus, "sub/a.txt") == "sub/a.txt"
     assert not (corpus / "sub" / "a.txt").exists()
+
+
+def test_the_last_document_is_refused_before_anything_is_deleted(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    add_file(corpus, "notes.txt", TEXT)
+    (corpus / "unsupported.xlsx").write_bytes(b"PK")  # not a document: notes.txt is still the last
+    with pytest.raises(QAError) as info:
+        remove_file(corpus, "notes.txt")
+    _both(info.value, "最后一个文档", "last document")
+    assert (corpus / "notes.txt").read_bytes() == TEXT
+
+
+def test_qa_remove_of_the_last_document_refuses_and_keeps_it(tmp_path: Path) -> None:
+    """``qa remove`` and ``Pipeline.remove_document`` share the refusal (it once deleted
+    the file, then failed to index an empty corpus)."""
+    from click.testing import CliRunner
+
+    from qa.cli import main as cli
+
+    corpus = tmp_path / "corpus"
+    add_file(corpus, "notes.txt", TEXT)
+    result = CliRunner().invoke(cli, ["remove", "notes.txt", "--corpus", str(corpus), "--index", str(tmp_path / "ix")])
+    assert result.exit_code != 0 and "last document" in result.output and "Traceback" not in result.output
+    assert (corpus / "notes.txt").read_bytes() == TEXT
 
 
 def test_remove_an_unknown_file_is_a_bilingual_error(tmp_path: Path) -> None:
