@@ -418,8 +418,20 @@ class QABlocks(gr.Blocks):
         uploads = bool(getattr(self, "uploads", False))
         kwargs.setdefault("max_file_size", max_file_bytes() if uploads else 1024)  # refused early past this
         kwargs.setdefault("allowed_paths", [])
+        from qa.settings import current
+        from qa.site_guard import SiteGuard, allowed_hosts
+
+        chosen = current()
+        hosts = allowed_hosts(kwargs.get("server_name") or DEFAULT_HOST, chosen.allowed_hosts, bool(kwargs["share"]))
         app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
-        app_kwargs.setdefault("middleware", [Middleware(FileGuard, uploads=uploads)])
+        app_kwargs.setdefault(
+            "middleware",
+            [
+                # Host, Origin, login throttle, body cap (uploads: Gradio's max_file_size)
+                Middleware(SiteGuard, hosts=hosts, origins=chosen.allowed_origins, uncapped=UPLOAD_PREFIXES),
+                Middleware(FileGuard, uploads=uploads),
+            ],
+        )
         kwargs["app_kwargs"] = app_kwargs
         blocking = not kwargs.get("prevent_thread_lock", False)
         kwargs["prevent_thread_lock"] = True

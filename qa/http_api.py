@@ -12,7 +12,9 @@ the same ``Pipeline.run``:
   most ``max_pending`` waiting; beyond that the answer is 503 "busy", not a growing
   queue;
 - when the UI has a password (``QA_UI_PASSWORD``), the API asks for the same one by
-  HTTP Basic auth.
+  HTTP Basic auth; a client that fails it ``LoginThrottle.LIMIT`` times in a row is
+  answered 429 for a while (so is the UI's login form: ``ui.py``);
+- every status it can return (404 and 405 included) carries the bilingual message.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import binascii
 import hmac
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -30,6 +33,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from qa.conversation import HISTORY_TURNS
 from qa.errors import QAError
@@ -84,10 +88,58 @@ def _authorised(header: str, credentials: tuple[str, str] | None) -> bool:
     return same_user & hmac.compare_digest(password.encode("utf-8"), credentials[1].encode("utf-8"))
 
 
-def too_large() -> JSONResponse:
-    return error(
-        413, f"请求体过大（上限 {MAX_BODY_BYTES} 字节）。", f"Request body too large (limit {MAX_BODY_BYTES} bytes)."
-    )
+class LoginThrottle:
+    """Failed logins per client address: after ``LIMIT`` failures in a row, that client
+    is refused (429) for ``LOCK_S`` seconds; a success clears its count. Guessing a
+    password then takes days instead of minutes; other clients are not affected."""
+
+    LIMIT = 5
+    LOCK_S = 60.0
+    MAX_CLIENTS = 10_000  # memory bound: the oldest entries go first
+
+    def __init__(self) -> None:
+        self._failures: dict[str, tuple[int, float]] = {}  # client -> (failures, time of the last)
+        self._lock = threading.Lock()
+
+    def locked(self, client: str) -> bool:
+        with self._lock:
+            failures, last = self._failures.get(client, (0, 0.0))
+            if failures >= self.LIMIT and time.monotonic() - last < self.LOCK_S:
+                return True
+            if failures >= self.LIMIT:  # the lock has run out: one more try before the next
+                self._failures[client] = (self.LIMIT - 1, last)
+            return False
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            failures, _ = self._failures.pop(client, (0, 0.0))
+            self._failures[client] = (failures + 1, time.monotonic())
+            while len(self._failures) > self.MAX_CLIENTS:
+                self._failures.pop(next(iter(self._failures)))
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._failures.pop(client, None)
+
+
+def client_of(scope: dict[str, Any]) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "?"
+
+
+def throttled() -> JSONResponse:
+    s = f"{LoginThrottle.LOCK_S:g}"
+    return error(429, f"登录失败次数过多，请 {s} 秒后再试。", f"Too many failed logins; try again in {s} s.")
+
+
+HTTP_ERRORS = {
+    404: ("没有这个地址。", "Not found."),
+    405: ("此地址不接受这种请求方法。", "Method not allowed here."),
+}
+
+
+def too_large(cap: int = MAX_BODY_BYTES) -> JSONResponse:
+    return error(413, f"请求体过大（上限 {cap} 字节）。", f"Request body too large (limit {cap} bytes).")
 
 
 class Guard:
@@ -98,47 +150,64 @@ class Guard:
     without a Content-Length (chunked) is read up to the cap and then replayed.
     """
 
-    def __init__(self, app: Any, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, app: Any, credentials: tuple[str, str] | None = None, throttle: LoginThrottle | None = None
+    ) -> None:
         self.app = app
         self.credentials = credentials
+        self.throttle = throttle or LoginThrottle()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        client = client_of(scope)
+        if self.credentials is not None and self.throttle.locked(client):
+            await throttled()(scope, receive, send)
+            return
         if not _authorised(headers.get("authorization", ""), self.credentials):
+            if headers.get("authorization"):  # a wrong password, not a first request without one
+                self.throttle.failed(client)
             response = error(401, "需要用户名和密码。", "Authentication required.")
             response.headers["WWW-Authenticate"] = 'Basic realm="qa"'
             await response(scope, receive, send)
             return
-        length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            await too_large()(scope, receive, send)
-            return
-        if scope.get("method") == "POST" and length is None:  # chunked: measure what comes
-            body, more = b"", True
-            while more:
-                message = await receive()
-                if message["type"] != "http.request":
-                    return  # the client went away
-                body += message.get("body", b"")
-                more = message.get("more_body", False)
-                if len(body) > MAX_BODY_BYTES:
-                    await too_large()(scope, receive, send)
-                    return
-            sent = False
+        if self.credentials is not None:
+            self.throttle.succeeded(client)
+        await capped(self.app, scope, receive, send, headers, MAX_BODY_BYTES)
 
-            async def replay() -> dict[str, Any]:
-                nonlocal sent
-                if sent:
-                    return await receive()
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
 
-            await self.app(scope, replay, send)
+async def capped(app: Any, scope: dict[str, Any], receive: Any, send: Any, headers: dict[str, str], cap: int) -> None:
+    """Run ``app`` on a request whose body is at most ``cap`` bytes, else answer 413. A body
+    without a Content-Length (chunked) is read up to the cap and then replayed."""
+    length = headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > cap):
+        await too_large(cap)(scope, receive, send)
+        return
+    if scope.get("method") not in ("POST", "PUT", "PATCH") or length is not None:
+        await app(scope, receive, send)
+        return
+    body, more = b"", True  # chunked: measure what comes
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # the client went away
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > cap:
+            await too_large(cap)(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    await app(scope, replay, send)
 
 
 def create_api(
@@ -167,6 +236,13 @@ def create_api(
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in exc.errors()[:5]
         )
         return error(400, f"请求格式错误：{where}", f"Bad request: {where}")
+
+    @api.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        zh, en = HTTP_ERRORS.get(exc.status_code, ("请求无法处理。", f"The request cannot be served ({exc.detail})."))
+        if exc.status_code == 400:  # the body is not JSON (or nested past what the parser takes)
+            zh, en = "请求体不是有效的 JSON。", "The request body is not valid JSON."
+        return error(exc.status_code, zh, en)
 
     @api.exception_handler(Exception)
     async def internal(_request: Request, _exc: Exception) -> JSONResponse:  # a bug: never a traceback to clients

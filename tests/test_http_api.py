@@ -112,6 +112,34 @@ def test_a_chinese_password_is_compared_as_utf8_not_a_500() -> None:
         assert api.post("/ask", json={"question": "q"}, headers={"authorization": f"Basic {token}"}).status_code == 401
 
 
+def test_wrong_passwords_are_throttled_per_client() -> None:
+    from qa.http_api import LoginThrottle
+
+    api = client(Stub(), credentials=("qa", "s3cret"))
+    wrong = {"authorization": "Basic " + base64.b64encode(b"qa:guess").decode()}
+    right = {"authorization": "Basic " + base64.b64encode(b"qa:s3cret").decode()}
+    for _ in range(LoginThrottle.LIMIT):
+        assert api.post("/ask", json={"question": "q"}, headers=wrong).status_code == 401
+    locked = api.post("/ask", json={"question": "q"}, headers=right)
+    assert locked.status_code == 429 and locked.json()["zh"] and "Too many failed logins" in locked.json()["en"]
+
+
+def test_every_status_speaks_both_languages() -> None:
+    """404, 405, malformed and deeply nested JSON: the bilingual object, not FastAPI's {"detail"}."""
+    api = client(Stub())
+    deep = b"[" * 20_000 + b"]" * 20_000
+    cases = [
+        (api.get("/nowhere"), 404),
+        (api.get("/ask"), 405),
+        (api.post("/ask", content=b"{", headers={"content-type": "application/json"}), 400),
+        (api.post("/ask", content=deep, headers={"content-type": "application/json"}), 400),
+    ]
+    for response, status in cases:
+        body = response.json()
+        assert response.status_code == status and set(body) == {"error", "zh", "en"}, (status, body)
+        assert body["zh"] and body["en"] and "detail" not in body
+
+
 def test_health_and_openapi() -> None:
     api = client(Stub(), health={"documents": 1})
     assert api.get("/health").json() == {"status": "ok", "documents": 1}

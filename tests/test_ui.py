@@ -459,6 +459,19 @@ def test_uploads_over_the_size_limit_are_refused(served: str) -> None:
     assert r.status_code == 413
 
 
+def test_foreign_hosts_and_origins_are_refused_on_every_route(served: str) -> None:
+    """DNS rebinding (a foreign Host) and cross-site requests reach neither the UI nor /api."""
+    with httpx.Client(base_url=served, timeout=30) as http:
+        assert http.get("/api/health").status_code == 200
+        for path in ("/", "/api/health", "/gradio_api/info"):
+            r = http.get(path, headers={"host": "evil.example"})
+            assert r.status_code == 403 and "QA_ALLOWED_HOSTS" in r.json()["en"], path
+        r = http.post("/api/ask", json={"question": "你好"}, headers={"origin": "https://evil.example"})
+        assert r.status_code == 403 and "其他网站" in r.json()["zh"]
+        r = http.post("/api/ask", json={"question": "你好"}, headers={"origin": served.rstrip("/")})
+        assert r.status_code == 200
+
+
 def test_page_loads(served: str) -> None:
     r = httpx.get(served, timeout=10)
     assert r.status_code == 200 and "<html" in r.text.lower()
