@@ -122,10 +122,12 @@ def _size(path: Path) -> int:
 
 def safe_name(name: str) -> str:
     """A file name that is safe in the corpus folder: the last part of any path (Windows
-    or POSIX), normalised, without control or path characters, not hidden, not too long."""
+    or POSIX), normalised, without control, format (U+202E) or path characters, not
+    hidden, not starting with "-", not too long."""
     base = PureWindowsPath(PurePosixPath(str(name)).name).name  # "..\\x/..\\y.pdf" -> "y.pdf"
     base = unicodedata.normalize("NFC", base)
     base = _UNSAFE.sub("_", "".join(ch for ch in base if ch.isprintable())).strip(" .")
+    base = base.lstrip("-")  # "-rf.txt" would read as an option to any shell tool
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""

@@ -26,6 +26,10 @@ CLAUSE_END = "；;"  # a clause end: answers stop there too; a hard line break a
 CLOSERS = "”’」』）)】》\"'"
 PUNCT_WIDTH = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
 _HALF_PUNCT_RE = re.compile(r"[,;:?!]")
+# Invisible format characters: zero-width spaces and joiners, soft hyphens, bidi embeddings
+# and overrides (U+202E shows "txt.exe" as "exe.txt"): they split words for BM25 and the
+# reader, and would reach citations unseen.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069]")
 _SPACE_RE = re.compile(r"[ \t\u3000\u00a0]+")
 _PUNCT_OR_SPACE = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -375,6 +379,7 @@ def clean(raw: str, corrections: Iterable[Correction] = (), page_starts: tuple[i
     text, offsets = _rewrite(text, offsets, re.compile("\ufeff|\r(?=\n)"), lambda _m: "")
     text, offsets = _rewrite(text, offsets, re.compile("\r"), lambda _m: "\n")
     text, offsets = _rewrite(text, offsets, re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"), lambda _m: "")
+    text, offsets = _rewrite(text, offsets, _INVISIBLE, lambda _m: "")
     text, offsets = apply_corrections(text, offsets, corrections)
     text, offsets = strip_pinyin(text, offsets)
     text, offsets = _join_lines(text, offsets, full_line_width(text) if page_starts else None)

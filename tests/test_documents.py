@@ -93,6 +93,13 @@ def test_safe_name_drops_control_characters(name: str) -> None:
     assert "/" not in safe and "\\" not in safe
 
 
+@pytest.mark.parametrize(
+    ("name", "safe"), [("-rf.txt", "rf.txt"), ("--.md", "document.md"), ("a\u202etxt.exe.txt", "atxt.exe.txt")]
+)
+def test_safe_name_never_starts_with_a_dash_nor_keeps_a_bidi_override(name: str, safe: str) -> None:
+    assert safe_name(name) == safe
+
+
 @pytest.mark.parametrize("name", ["   .hidden.txt", ".env", "...txt", " . .x.md"])
 def test_safe_name_is_never_hidden(name: str) -> None:
     safe = safe_name(name)

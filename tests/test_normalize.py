@@ -333,3 +333,13 @@ def test_unify_han_keeps_length_and_offsets() -> None:
     out = clean(radicals)
     assert len(out.text) == len(radicals) and len(out.raw_offsets) == len(radicals) + 1
     assert "⺀" in clean("⺀").text  # U+2E80 has no unified equivalent: kept as it is
+
+
+def test_invisible_format_characters_are_dropped_and_offsets_still_map_back() -> None:
+    """Zero-width spaces split "零碳" for BM25; a right-to-left override (U+202E) would reach
+    a citation unseen. Both go; every cleaned character still points at its raw one."""
+    raw = "首批\u200b国家级\u202e零碳\u200d园区\u00ad有52个\u2066。"
+    cleaned = clean(raw)
+    assert cleaned.text == "首批国家级零碳园区有52个。"
+    assert all(raw[cleaned.raw_offsets[i]] == ch for i, ch in enumerate(cleaned.text))
+    assert clean("零\u200b碳园区是什么？").simplified == "零碳园区是什么？"  # questions too (clean_query)
