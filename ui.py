@@ -804,8 +804,11 @@ def serve(
     share: bool = False,
     corpus: Path | None = None,
     index: Path | None = None,
+    ssl_certfile: Path | None = None,
+    ssl_keyfile: Path | None = None,
 ) -> int:
-    """Load model and index once, then serve the UI (and the JSON API) until interrupted.
+    """Load model and index once, then serve the UI (and the JSON API) until interrupted
+    (over HTTPS with ``ssl_certfile`` and ``ssl_keyfile``).
 
     The one launcher: ``qa serve`` and ``python ui.py`` both come here with the options
     ``qa serve`` defines."""
@@ -841,7 +844,8 @@ def serve(
         return 1
     print(f"已就绪 / ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     try:
-        app.launch(server_name=host, server_port=port, share=share, auth=auth)
+        tls = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile), "ssl_verify": False}
+        app.launch(server_name=host, server_port=port, share=share, auth=auth, **(tls if ssl_certfile else {}))
     except KeyboardInterrupt:
         print("\n已停止 / Stopped", file=sys.stderr)
     except OSError as e:  # e.g. the port is taken

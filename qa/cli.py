@@ -559,12 +559,30 @@ def eval_command(
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (public: set QA_UI_PASSWORD).")
 @click.option("--port", default=7860, show_default=True, type=int, help="Port to listen on.")
 @click.option("--share", is_flag=True, help="Create a public Gradio share link (off by default).")
+@click.option(
+    "--ssl-certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TLS certificate (PEM)."
+)
+@click.option(
+    "--ssl-keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TLS private key (PEM)."
+)
 @corpus_option
 @index_option
 @friendly_errors
-def serve(host: str, port: int, share: bool, corpus_dir: Path | None, index_dir: Path | None) -> None:
-    """Start the chat UI and the JSON API (`python ui.py` is the same command); model and index load once."""
-    sys.exit(load_ui().serve(host=host, port=port, share=share, corpus=corpus_dir, index=index_dir))
+def serve(
+    host: str,
+    port: int,
+    share: bool,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
+    corpus_dir: Path | None,
+    index_dir: Path | None,
+) -> None:
+    """Start the chat UI and the JSON API (`python ui.py` is the same command); model and index load once.
+    With --ssl-certfile and --ssl-keyfile it serves HTTPS."""
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise QAError("--ssl-certfile 和 --ssl-keyfile 需要一起给出。", "--ssl-certfile and --ssl-keyfile go together.")
+    tls = {"ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile} if ssl_certfile else {}
+    sys.exit(load_ui().serve(host=host, port=port, share=share, corpus=corpus_dir, index=index_dir, **tls))
 
 
 def load_ui() -> Any:

@@ -472,6 +472,70 @@ def test_foreign_hosts_and_origins_are_refused_on_every_route(served: str) -> No
         assert r.status_code == 200
 
 
+OPENSSL_SELF_SIGNED = (
+    "openssl",
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=127.0.0.1",
+)
+
+
+def test_the_app_serves_https_with_a_certificate(pipeline: Any, tmp_path: Path) -> None:
+    """``qa serve --ssl-certfile --ssl-keyfile``: the same app over TLS (a self-signed pair)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [*OPENSSL_SELF_SIGNED, "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    app = ui.create_app(pipeline)
+    port = free_port()
+    app.launch(
+        prevent_thread_lock=True,
+        server_name="127.0.0.1",
+        server_port=port,
+        quiet=True,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        ssl_verify=False,
+    )
+    try:
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=False, timeout=30) as http:
+            assert http.get("/api/health").json()["status"] == "ok"
+            assert http.get("/").status_code == 200
+    finally:
+        app.close()
+
+
+def test_qa_serve_passes_the_certificate_pair_and_refuses_half_of_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from qa.cli import main as cli
+
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(ui, "serve", lambda **kw: seen.append(kw) or 0)
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("c"), key.write_text("k")
+    ok = CliRunner().invoke(cli, ["serve", "--ssl-certfile", str(cert), "--ssl-keyfile", str(key)])
+    assert ok.exit_code == 0 and seen[-1]["ssl_certfile"] == cert and seen[-1]["ssl_keyfile"] == key
+    half = CliRunner().invoke(cli, ["serve", "--ssl-certfile", str(cert)])
+    assert half.exit_code != 0 and "go together" in half.output and len(seen) == 1
+
+
 def test_page_loads(served: str) -> None:
     r = httpx.get(served, timeout=10)
     assert r.status_code == 200 and "<html" in r.text.lower()
