@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from qa.errors import QAError
-from qa.loaders import Loaded, format_of, load_bytes, looks_binary, unsupported
+from qa.loaders import Loaded, format_of, load_bytes, looks_binary, unsupported, utf16_unmarked
 from qa.normalize import CJK, TONE_VOWELS, Correction, clean
 from qa.settings import MAX_FILE_MB_DEFAULT
 from qa.types import Document
@@ -115,8 +115,14 @@ def chinese_plausibility(text: str) -> tuple[float, float]:
     return common / len(chars), sum(math.log1p(freq.get(ch, 0)) for ch in chars) / len(chars)
 
 
+def megabytes(n: int) -> str:
+    """Bytes as the MB that ``QA_MAX_FILE_MB`` counts (MiB): 16 MiB -> "16 MB", never "16.8 MB"."""
+    return f"{n / 1024 / 1024:.1f}".removesuffix(".0") + " MB"
+
+
 def decode_bytes(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) or UTF-16 with a BOM, else GBK/GB18030 or Big5.
+    """UTF-8 (with or without BOM) or UTF-16 (with a BOM, or recognised without), else
+    GBK/GB18030 or Big5.
 
     A legacy file is decoded with each candidate and the one whose characters are common
     Chinese wins; a UTF-8 file with a few broken bytes keeps U+FFFD marks (``qa corpus
@@ -124,22 +130,49 @@ def decode_bytes(data: bytes, name: str) -> str:
     than indexed as noise. Control characters (NUL, escape sequences) are removed, so
     corpus text can never drive a terminal.
     """
-    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if not utf16 and looks_binary(data[:65536]):
-        raise QAError(
-            f"{name}：看起来是二进制文件（含 NUL 字节），已跳过。", f"{name}: looks binary (NUL bytes); skipped."
-        )
-    try:
-        text = data.decode("utf-16" if utf16 else "utf-8-sig")
-    except UnicodeDecodeError:
-        text = _decode_legacy(data, name)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16")
+    elif looks_binary(data[:65536]) or utf16_unmarked(data):
+        unmarked = _unmarked_utf16(data)
+        if unmarked is None:
+            raise QAError(
+                f"{name}：看起来是二进制文件（含 NUL 字节），已跳过。", f"{name}: looks binary (NUL bytes); skipped."
+            )
+        text = unmarked
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = _decode_legacy(data, name)
     return _CONTROL.sub("", text)
 
 
+def _unmarked_utf16(data: bytes) -> str | None:
+    """UTF-16 without a BOM: the byte order whose strict decoding reads as Chinese, else
+    (text with no Chinese) the one its NUL pattern shows (``qa.loaders.utf16_unmarked``)."""
+    if len(data) % 2:
+        return None
+    best: tuple[tuple[float, float], str] | None = None
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        score = chinese_plausibility(text)
+        if score[0] >= 0.8 and (best is None or score > best[0]):
+            best = (score, text)
+    if best is not None:
+        return best[1]
+    encoding = utf16_unmarked(data)
+    return data.decode(encoding) if encoding else None
+
+
 def _decode_legacy(data: bytes, name: str) -> str:
-    """The most plausible of GB18030 and Big5 (strict), or UTF-8 with a few bad bytes."""
+    """The most plausible of GB18030, Big5 and BOM-less UTF-16 (strict), or UTF-8 with a
+    few bad bytes."""
     candidates: list[tuple[tuple[float, float], str]] = []
-    for enc in LEGACY_ENCODINGS:
+    unmarked = ("utf-16-le", "utf-16-be") if len(data) % 2 == 0 else ()  # all-Chinese UTF-16 has no NULs
+    for enc in (*LEGACY_ENCODINGS, *unmarked):
         try:
             text = data.decode(enc)
         except UnicodeDecodeError:
@@ -172,9 +205,9 @@ def read_capped(path: Path) -> bytes:
 
     def too_large(size: int) -> QAError:
         return QAError(
-            f"{path.name}：文件过大（{size / 1e6:.1f} MB，上限 {cap / 1e6:.1f} MB），已跳过。"
+            f"{path.name}：文件过大（{megabytes(size)}，上限 {megabytes(cap)}），已跳过。"
             "请拆成几个较小的文件，或设置 QA_MAX_FILE_MB。",
-            f"{path.name}: file too large ({size / 1e6:.1f} MB, limit {cap / 1e6:.1f} MB); skipped. "
+            f"{path.name}: file too large ({megabytes(size)}, limit {megabytes(cap)}); skipped. "
             "Split it into smaller files, or set QA_MAX_FILE_MB.",
         )
 

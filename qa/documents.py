@@ -17,7 +17,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from qa.corpus import CORRECTIONS_FILE, Skipped, corpus_files, max_file_bytes, read_capped, unsupported_files
+from qa.corpus import (
+    CORRECTIONS_FILE,
+    Skipped,
+    corpus_files,
+    max_file_bytes,
+    megabytes,
+    read_capped,
+    unsupported_files,
+)
 from qa.errors import QAError
 from qa.fileio import atomic_write_bytes, sha256_file
 from qa.index import read_manifest
@@ -208,8 +216,8 @@ def check_upload(name: str, data: bytes) -> str:
     cap = max_file_bytes()
     if len(data) > cap:
         raise QAError(
-            f"{stored}：文件过大（{len(data) / 1e6:.1f} MB，上限 {cap / 1e6:.1f} MB）。",
-            f"{stored}: file too large ({len(data) / 1e6:.1f} MB, limit {cap / 1e6:.1f} MB).",
+            f"{stored}：文件过大（{megabytes(len(data))}，上限 {megabytes(cap)}）。",
+            f"{stored}: file too large ({megabytes(len(data))}, limit {megabytes(cap)}).",
         )
     if not data.strip():
         raise QAError(f"{stored}：文件为空。", f"{stored}: the file is empty.")
@@ -252,8 +260,8 @@ def read_upload(path: Path) -> bytes:
 
 
 def human_size(n: int) -> str:
-    """1234567 -> "1.2 MB"."""
-    for unit, size in (("MB", 1e6), ("KB", 1e3)):
+    """1234567 -> "1.2 MB" (binary units, as ``QA_MAX_FILE_MB`` counts)."""
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{n} B"

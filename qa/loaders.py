@@ -75,9 +75,33 @@ def sniff(data: bytes) -> str:
                 return "docx" if "word/document.xml" in z.namelist() else "zip"
         except zipfile.BadZipFile:
             return "binary"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "text"  # UTF-16 with a BOM
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or utf16_unmarked(data) is not None:
+        return "text"  # UTF-16, with a BOM or without
     return "binary" if looks_binary(data[:65536]) else "text"
+
+
+def utf16_unmarked(data: bytes) -> str | None:
+    """ "utf-16-le"/"utf-16-be" for UTF-16 text without a BOM, else None. Its ASCII (line
+    breaks, digits, punctuation) has a NUL in every high byte, so the NULs sit almost all
+    at odd offsets (little-endian) or even ones (big-endian); binary data scatters them.
+    The sample must then decode strictly, to printable text."""
+    sample = data[:65536]
+    if len(sample) < 4:
+        return None
+    sample = sample[: len(sample) // 2 * 2]
+    odd, even = sample[1::2].count(0), sample[0::2].count(0)
+    if odd >= 2 and even <= odd / 20:
+        encoding = "utf-16-le"
+    elif even >= 2 and odd <= even / 20:
+        encoding = "utf-16-be"
+    else:
+        return None
+    try:
+        text = sample.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    shown = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    return encoding if shown >= 0.95 * len(text) else None  # 16-bit numbers decode too, as control codes
 
 
 def looks_binary(sample: bytes) -> bool:

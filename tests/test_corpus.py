@@ -83,3 +83,31 @@ def test_document_line_ranges_point_at_raw_lines() -> None:
         assert first <= last
     s = doc.text.index("逐步拓展至鋼鐵、有色金屬、石化化工、建材")
     assert doc.line_range(s, s + len("逐步拓展至鋼鐵、有色金屬、石化化工、建材")) == (18, 22)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "零碳园区是指（2025年）\n首批52个。\n" * 20,
+        "零碳园区是指通过节能降碳实现净零排放的园区" * 5,
+        "他說：這是第一次。" * 9,
+    ],
+)
+def test_utf16_without_a_bom_is_text_not_binary(encoding: str, text: str) -> None:
+    """With ASCII (NULs in every other byte) or without (no NULs at all), both byte orders."""
+    from qa.corpus import decode_bytes
+    from qa.loaders import sniff
+
+    data = text.encode(encoding)
+    assert sniff(data) in ("text", "binary")  # a text format's bytes go to the decoder either way
+    assert decode_bytes(data, "x.txt") == text
+
+
+def test_16_bit_numbers_are_not_mistaken_for_utf16() -> None:
+    import struct
+
+    from qa.loaders import sniff, utf16_unmarked
+
+    data = struct.pack("<2000H", *[i % 200 for i in range(2000)])
+    assert utf16_unmarked(data) is None and sniff(data) == "binary"

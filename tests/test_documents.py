@@ -445,7 +445,7 @@ def test_a_removed_file_leaves_the_list(library: tuple[Path, Path]) -> None:
 
 # ---------------------------------------------------------------- human_size
 @pytest.mark.parametrize(
-    ("n", "text"), [(0, "0 B"), (999, "999 B"), (1000, "1.0 KB"), (1500, "1.5 KB"), (2_500_000, "2.5 MB")]
+    ("n", "text"), [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KB"), (1536, "1.5 KB"), (16 * 1024 * 1024, "16.0 MB")]
 )
 def test_human_size(n: int, text: str) -> None:
     assert human_size(n) == text
