@@ -165,6 +165,8 @@ def parse_bytes(data: bytes, name: str) -> Loaded:
         loaded = Loaded(html_text(text) if kind == "html" else text, kind)
     if len(loaded.text) > limits().max_text_chars:
         raise too_much_text(name)
+    if not loaded.text.strip():  # e.g. a page nested deeper than the HTML parser goes: refused now, not after
+        raise QAError(f"{name}：文件里没有可读的文字，已跳过。", f"{name}: the file has no readable text; skipped.")
     return loaded
 
 

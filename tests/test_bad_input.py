@@ -376,7 +376,7 @@ def test_stray_nul_and_control_bytes_are_removed_but_the_text_is_kept(tmp_path: 
     [
         ("empty.txt", b"", "empty"),
         ("blank.txt", b" \n\r\n\t \n", "empty"),
-        ("bom-only.txt", b"\xef\xbb\xbf", "no text after cleaning"),
+        ("bom-only.txt", b"\xef\xbb\xbf", "no readable text"),
         ("binary.txt", bytes(range(256)) * 8, "binary"),
         ("image.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(4000), "binary"),
         ("latin1.txt", "Café crème brûlée".encode("latin-1"), "not Chinese text"),

@@ -137,3 +137,9 @@ def test_a_page_over_pypdfs_stream_limit_is_named_so_not_called_a_scan() -> None
     error, _ = _refusal(data, "inflated.pdf")
     assert "解析上限" in error.zh and "exceeds the parser's limit" in error.en
     assert "OCR" not in error.en
+
+
+def test_html_nested_past_the_parser_is_refused_at_upload_not_added_then_skipped() -> None:
+    page = "<html><body>" + "<div>" * 100_000 + "<p>零碳园区的定义。</p>" + "</div>" * 100_000 + "</body></html>"
+    error, _ = _refusal(page.encode(), "deep.html")
+    assert "deep.html" in error.en and "no readable text" in error.en
