@@ -147,15 +147,15 @@ def load_bytes(data: bytes, name: str) -> Loaded:
     upload is checked, then indexed. ``Loaded`` is frozen, so sharing is safe.
     """
     kind = check_content(data, name)
-    return parse_bytes(data, name) if kind in ("txt", "md") else load_isolated(data, name)
+    return parse_bytes(data, name, kind) if kind in ("txt", "md") else load_isolated(data, name)
 
 
-def parse_bytes(data: bytes, name: str) -> Loaded:
+def parse_bytes(data: bytes, name: str, kind: str | None = None) -> Loaded:
     """``load_bytes`` in this process: the parse itself, with its caps on text, pages and
-    unzipped size (the child process runs this)."""
+    unzipped size (the child process runs this); ``kind``: the format, when already checked."""
     from qa.corpus import decode_bytes
 
-    kind = check_content(data, name)
+    kind = kind or check_content(data, name)
     if kind == "pdf":
         loaded = load_pdf(data, name)
     elif kind == "docx":

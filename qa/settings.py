@@ -118,17 +118,6 @@ def _path(env: Mapping[str, str], name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _megabytes(env: Mapping[str, str], name: str, default: float) -> int:
-    value = env.get(name, "").strip()
-    try:
-        mb = float(value) if value else default
-    except ValueError:
-        raise _bad(name, value, "a positive number of megabytes") from None
-    if not mb > 0:
-        raise _bad(name, value, "a positive number of megabytes")
-    return int(mb * 1024 * 1024)
-
-
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     value = env.get(name, "").strip()
     try:
@@ -142,6 +131,10 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in env.get(name, "").split(",") if x.strip())
+
+
+def _megabytes(env: Mapping[str, str], name: str, default: float) -> int:
+    return int(_positive(env, name, default) * 1024 * 1024)
 
 
 def from_env(env: Mapping[str, str]) -> Settings:
